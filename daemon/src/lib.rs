@@ -1,0 +1,3 @@
+//! dspconnectd internals. Filled by issue 4.
+
+#![forbid(unsafe_code)]

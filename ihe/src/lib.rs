@@ -1,0 +1,8 @@
+//! Wire formats of the eSanté platform (IHE XDS.b profile family).
+//!
+//! No I/O and no async runtime: callers hand in bytes or readers and get
+//! typed values back, and the other way round. Both the daemon (client side)
+//! and the sandbox (server side) use these types; neither shares its
+//! protocol *logic* with the other.
+
+#![forbid(unsafe_code)]

@@ -1,0 +1,4 @@
+//! The sandbox: a stand-in for the eSanté platform that enforces the DSP
+//! charter. Filled by issue 3.
+
+#![forbid(unsafe_code)]

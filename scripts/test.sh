@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run). On a fresh Debian machine it
+# installs what is missing (apt, when root), starts the services the tests
+# need (and stops what it started), builds once and runs every check.
+#
+#   scripts/test.sh          the default run (CI): fast, < 30 min on 2 cores
+#   scripts/test.sh --long   adds benchmarks, 1 GB documents, fuzzing and
+#                            crash loops; writes docs/benchmarks.md
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+long=0
+for arg in "$@"; do
+  case "$arg" in
+    --long) long=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown argument '$arg' (use --long or nothing)" >&2; exit 2 ;;
+  esac
+done
+export DSP_TEST_LONG=$long
+
+# ---------------------------------------------------------------- timing
+declare -a phase_names=() phase_secs=()
+phase_start=0
+current_phase=""
+phase() {
+  end_phase
+  current_phase=$1
+  phase_start=$(date +%s)
+  printf '\n==> %s\n' "$current_phase"
+}
+end_phase() {
+  if [ -n "$current_phase" ]; then
+    phase_names+=("$current_phase")
+    phase_secs+=($(( $(date +%s) - phase_start )))
+    current_phase=""
+  fi
+}
+summary() {
+  local rc=$?
+  end_phase
+  printf '\n==> phase times\n'
+  local i
+  for i in "${!phase_names[@]}"; do
+    printf '  %-40s %5ss\n' "${phase_names[$i]}" "${phase_secs[$i]}"
+  done
+  stop_services
+  if [ $rc -eq 0 ]; then echo "==> all checks passed"; else echo "==> FAILED (exit $rc)"; fi
+}
+
+# ---------------------------------------------------------------- packages
+# Debian packages the tests use, by the command that proves each present.
+declare -A needed=(
+  [xmllint]=libxml2-utils
+  [xmlsec1]=xmlsec1
+  [pkg-config]=pkg-config
+)
+install_missing() {
+  local missing=() cmd
+  for cmd in "${!needed[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${needed[$cmd]}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ---------------------------------------------------------------- services
+work="$here/.test-work"
+started_pids=()
+stop_services() {
+  local pid
+  for pid in "${started_pids[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+}
+trap summary EXIT
+
+# ---------------------------------------------------------------- run
+phase "packages"
+install_missing
+mkdir -p "$work"
+
+phase "format"
+cargo fmt --all -- --check
+
+phase "build (tests, all targets)"
+cargo build --workspace --all-targets --locked
+
+phase "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+phase "tests"
+cargo test --workspace --locked
+
+if [ "$long" = 1 ]; then
+  phase "long: ignored tests (big documents, crash loops)"
+  cargo test --workspace --locked --release -- --ignored
+fi

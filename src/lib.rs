@@ -1,0 +1,10 @@
+//! dspconnect: the client side of Luxembourg's DSP (Dossier de Soins Partagé).
+//!
+//! This crate holds what every caller of the daemon needs and nothing that
+//! talks to the platform: the domain model ([`model`]), and (in later
+//! modules) the IPC protocol types, the blocking IPC client and the C ABI.
+//! It depends on no other crate of this workspace.
+
+#![forbid(unsafe_code)]
+
+pub mod model;

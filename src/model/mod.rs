@@ -1,0 +1,2 @@
+//! Domain model: patients, professionals, documents and the charter's
+//! vocabulary (modes de confidentialité, code de présence, …).
