@@ -6,3 +6,5 @@
 //! protocol *logic* with the other.
 
 #![forbid(unsafe_code)]
+
+pub mod xml;
