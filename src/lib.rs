@@ -7,4 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod error_code;
+pub mod ipc;
 pub mod model;
+
+pub use error_code::ErrorCode;
