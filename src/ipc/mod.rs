@@ -1,7 +1,10 @@
 //! The local IPC between programs and the daemon: the protocol types
 //! ([`protocol`]) and where the socket lives ([`Endpoint`]).
 
+pub mod client;
 pub mod protocol;
+
+pub use client::{Client, ClientError};
 
 use std::path::PathBuf;
 

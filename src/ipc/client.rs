@@ -1,0 +1,432 @@
+//! A blocking IPC client: one connection, calls with timeouts, events
+//! queued while a call waits for its answer.
+//!
+//! It uses `interprocess`'s blocking local sockets and no async runtime, so
+//! the C library can embed it in any host process.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
+
+use interprocess::local_socket::prelude::*;
+use interprocess::local_socket::{GenericFilePath, Stream};
+use serde::Serialize;
+use serde_json::Value;
+use zeroize::Zeroize;
+
+use super::Endpoint;
+use super::protocol::{
+    EVENT_NOTIFICATION, Event, MAX_LINE_BYTES, Method, Request, RpcError, ServerMessage,
+};
+use crate::error_code::ErrorCode;
+
+/// Why a call failed: our fixed code, a message, and the daemon's error
+/// when the daemon answered one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ClientError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The daemon's error, with its field and hint.
+    pub rpc: Option<Box<RpcError>>,
+}
+
+impl ClientError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ClientError {
+            code,
+            message: message.into(),
+            rpc: None,
+        }
+    }
+
+    fn from_rpc(e: RpcError) -> Self {
+        ClientError {
+            code: e.code(),
+            message: e.to_string(),
+            rpc: Some(Box::new(e)),
+        }
+    }
+
+    fn io(context: &str, e: &std::io::Error) -> Self {
+        match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                ClientError::new(ErrorCode::Timeout, format!("{context}: timed out"))
+            }
+            ErrorKind::BrokenPipe
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::UnexpectedEof => ClientError::new(
+                ErrorCode::ConnectionLost,
+                format!("{context}: the daemon closed the connection ({e})"),
+            ),
+            _ => ClientError::new(ErrorCode::ConnectionLost, format!("{context}: {e}")),
+        }
+    }
+}
+
+/// A connection to the daemon.
+pub struct Client {
+    stream: Stream,
+    /// Bytes read past the last complete line.
+    buffer: Vec<u8>,
+    events: VecDeque<Event>,
+    next_id: u64,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("queued_events", &self.events.len())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to the daemon at `endpoint`; `timeout` bounds every call
+    /// unless a call says otherwise.
+    pub fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Client, ClientError> {
+        let path = endpoint.path();
+        let name = path.to_fs_name::<GenericFilePath>().map_err(|e| {
+            ClientError::new(
+                ErrorCode::InvalidArgument,
+                format!("socket path {} is not usable: {e}", path.display()),
+            )
+        })?;
+        let stream = Stream::connect(name).map_err(|e| match e.kind() {
+            ErrorKind::NotFound | ErrorKind::ConnectionRefused => ClientError::new(
+                ErrorCode::DaemonNotRunning,
+                format!(
+                    "the daemon is not running (no socket at {}); start it with `dspconnectd`",
+                    path.display()
+                ),
+            ),
+            ErrorKind::PermissionDenied => ClientError::new(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "not allowed to connect to {}: the daemon belongs to another user",
+                    path.display()
+                ),
+            ),
+            _ => ClientError::new(
+                ErrorCode::DaemonNotRunning,
+                format!("cannot connect to the daemon at {}: {e}", path.display()),
+            ),
+        })?;
+        Ok(Client {
+            stream,
+            buffer: Vec::new(),
+            events: VecDeque::new(),
+            next_id: 1,
+            timeout,
+        })
+    }
+
+    /// The default timeout of calls.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Calls a method with the default timeout.
+    pub fn call<M: Method>(&mut self, params: &M::Params) -> Result<M::Result, ClientError> {
+        self.call_with_timeout::<M>(params, self.timeout)
+    }
+
+    /// Calls a method; events arriving meanwhile are queued for
+    /// [`Client::next_event`].
+    pub fn call_with_timeout<M: Method>(
+        &mut self,
+        params: &M::Params,
+        timeout: Duration,
+    ) -> Result<M::Result, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let params = serde_json::to_value(params).map_err(|e| {
+            ClientError::new(
+                ErrorCode::InvalidArgument,
+                format!("parameters of {}: {e}", M::NAME),
+            )
+        })?;
+        let request = Request {
+            jsonrpc: "2.0".into(),
+            id: Some(Value::from(id)),
+            method: M::NAME.into(),
+            params: Some(params),
+        };
+        self.send(&request)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let line = self.read_line(deadline)?;
+            let message: ServerMessage = serde_json::from_slice(&line).map_err(|e| {
+                ClientError::new(
+                    ErrorCode::Protocol,
+                    format!("the daemon sent an unreadable message: {e}"),
+                )
+            })?;
+            match message {
+                ServerMessage::Notification(n) if n.method == EVENT_NOTIFICATION => {
+                    self.events.push_back(n.params);
+                }
+                ServerMessage::Notification(n) => {
+                    return Err(ClientError::new(
+                        ErrorCode::Protocol,
+                        format!("the daemon sent an unknown notification '{}'", n.method),
+                    ));
+                }
+                ServerMessage::Response(r) if r.id.as_u64() == Some(id) => {
+                    return match (r.result, r.error) {
+                        (_, Some(e)) => Err(ClientError::from_rpc(e)),
+                        (Some(v), None) => serde_json::from_value(v).map_err(|e| {
+                            ClientError::new(
+                                ErrorCode::Protocol,
+                                format!("the daemon's answer to {} is malformed: {e}", M::NAME),
+                            )
+                        }),
+                        (None, None) => Err(ClientError::new(
+                            ErrorCode::Protocol,
+                            format!("the daemon's answer to {} has no result", M::NAME),
+                        )),
+                    };
+                }
+                ServerMessage::Response(r) => {
+                    return Err(ClientError::new(
+                        ErrorCode::Protocol,
+                        format!(
+                            "the daemon answered request {} while {id} was waiting",
+                            r.id
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The next event: a queued one, or one that arrives within `timeout`.
+    /// `Ok(None)` when none came in time. Events flow only after a
+    /// `events.subscribe` call.
+    pub fn next_event(&mut self, timeout: Duration) -> Result<Option<Event>, ClientError> {
+        if let Some(e) = self.events.pop_front() {
+            return Ok(Some(e));
+        }
+        let deadline = Instant::now() + timeout;
+        let line = match self.read_line(deadline) {
+            Ok(line) => line,
+            Err(e) if e.code == ErrorCode::Timeout => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match serde_json::from_slice::<ServerMessage>(&line) {
+            Ok(ServerMessage::Notification(n)) if n.method == EVENT_NOTIFICATION => {
+                Ok(Some(n.params))
+            }
+            Ok(_) => Err(ClientError::new(
+                ErrorCode::Protocol,
+                "the daemon sent a response when only events were expected",
+            )),
+            Err(e) => Err(ClientError::new(
+                ErrorCode::Protocol,
+                format!("the daemon sent an unreadable event: {e}"),
+            )),
+        }
+    }
+
+    fn send<T: Serialize>(&mut self, message: &T) -> Result<(), ClientError> {
+        let mut line = serde_json::to_vec(message).map_err(|e| {
+            ClientError::new(ErrorCode::InvalidArgument, format!("cannot encode: {e}"))
+        })?;
+        if line.len() > MAX_LINE_BYTES {
+            line.zeroize();
+            return Err(ClientError::new(
+                ErrorCode::LineTooLong,
+                format!(
+                    "the request is larger than {MAX_LINE_BYTES} bytes: send documents by path or in chunks"
+                ),
+            ));
+        }
+        line.push(b'\n');
+        let result = self
+            .stream
+            .set_send_timeout(Some(self.timeout))
+            .and_then(|()| self.stream.write_all(&line))
+            .and_then(|()| self.stream.flush());
+        // The line may carry a PIN, a password or a presence code.
+        line.zeroize();
+        result.map_err(|e| ClientError::io("sending to the daemon", &e))
+    }
+
+    fn read_line(&mut self, deadline: Instant) -> Result<Vec<u8>, ClientError> {
+        loop {
+            if let Some(pos) = self.buffer.iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.buffer.drain(..=pos).collect();
+                line.pop();
+                return Ok(line);
+            }
+            if self.buffer.len() > MAX_LINE_BYTES {
+                return Err(ClientError::new(
+                    ErrorCode::LineTooLong,
+                    "the daemon sent a message line over 1 MiB",
+                ));
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ClientError::new(
+                    ErrorCode::Timeout,
+                    "no answer from the daemon in time",
+                ));
+            }
+            self.stream
+                .set_recv_timeout(Some(remaining))
+                .map_err(|e| ClientError::io("waiting for the daemon", &e))?;
+            let mut chunk = [0u8; 16 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    return Err(ClientError::new(
+                        ErrorCode::ConnectionLost,
+                        "the daemon closed the connection",
+                    ));
+                }
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ClientError::io("waiting for the daemon", &e)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Framing, timeouts and event queueing, against a scripted peer on a
+    //! real local socket (the daemon's own tests cover the real server).
+    use super::*;
+    use crate::ipc::protocol::{Empty, StatusMethod, Subscribe};
+    use interprocess::local_socket::{Listener, ListenerOptions};
+    use std::io::{BufRead, BufReader, Read};
+
+    fn listener(dir: &tempfile::TempDir) -> (Endpoint, Listener) {
+        let path = dir.path().join("t.sock");
+        let name = path.clone().to_fs_name::<GenericFilePath>().unwrap();
+        let l = ListenerOptions::new().name(name).create_sync().unwrap();
+        (Endpoint::at_path(path), l)
+    }
+
+    /// A peer that answers each request line with the given lines, where
+    /// `{id}` stands for the request's id, then keeps the connection open
+    /// until the client closes it or `linger` passes.
+    fn scripted(
+        l: Listener,
+        answers: Vec<Vec<String>>,
+        linger: Duration,
+    ) -> std::thread::JoinHandle<Vec<String>> {
+        std::thread::spawn(move || {
+            let conn = l.accept().unwrap();
+            let mut reader = BufReader::new(&conn);
+            let mut seen = Vec::new();
+            for script in answers {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                let req: Request = serde_json::from_str(&line).unwrap();
+                seen.push(req.method.clone());
+                for a in script {
+                    let a = a.replace("{id}", &req.id.clone().unwrap().to_string());
+                    (&conn).write_all(a.as_bytes()).unwrap();
+                    (&conn).write_all(b"\n").unwrap();
+                }
+            }
+            conn.set_recv_timeout(Some(linger)).unwrap();
+            let mut rest = Vec::new();
+            let _ = reader.read_to_end(&mut rest);
+            seen
+        })
+    }
+
+    #[test]
+    fn queues_events_that_arrive_before_the_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ep, l) = listener(&dir);
+        let peer = scripted(
+            l,
+            vec![vec![
+                r#"{"jsonrpc":"2.0","method":"event","params":{"kind":"notice","message":"hello"}}"#.into(),
+                r#"{"jsonrpc":"2.0","id":{id},"result":{"subscribed":true}}"#.into(),
+            ]],
+            Duration::from_secs(10),
+        );
+        let mut c = Client::connect(&ep, Duration::from_secs(5)).unwrap();
+        let r = c.call::<Subscribe>(&Empty {}).unwrap();
+        assert!(r.subscribed);
+        assert_eq!(
+            c.next_event(Duration::from_millis(10)).unwrap(),
+            Some(Event::Notice {
+                message: "hello".into()
+            })
+        );
+        assert_eq!(c.next_event(Duration::from_millis(10)).unwrap(), None);
+        drop(c);
+        assert_eq!(peer.join().unwrap(), vec!["events.subscribe"]);
+    }
+
+    #[test]
+    fn daemon_errors_keep_their_code_field_and_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ep, l) = listener(&dir);
+        let _peer = scripted(
+            l,
+            vec![vec![r#"{"jsonrpc":"2.0","id":{id},"error":{"code":300,"message":"bad matricule","data":{"code":300,"name":"DSP_E_BAD_MATRICULE","field":"patient","hint":"check the Luhn digit"}}}"#.into()]],
+            Duration::from_secs(10),
+        );
+        let mut c = Client::connect(&ep, Duration::from_secs(5)).unwrap();
+        let e = c.call::<StatusMethod>(&Empty {}).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadMatricule);
+        assert_eq!(
+            e.rpc.as_ref().unwrap().data.field.as_deref(),
+            Some("patient")
+        );
+        assert!(e.message.contains("check the Luhn digit"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_silent_daemon_times_out_and_a_closed_one_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ep, l) = listener(&dir);
+        let peer = scripted(l, vec![vec![]], Duration::from_millis(600));
+        let mut c = Client::connect(&ep, Duration::from_millis(200)).unwrap();
+        let e = c.call::<StatusMethod>(&Empty {}).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Timeout);
+        peer.join().unwrap();
+        let e = c.call::<StatusMethod>(&Empty {}).unwrap_err();
+        assert!(matches!(e.code, ErrorCode::ConnectionLost), "{e:?}");
+    }
+
+    #[test]
+    fn no_daemon_means_daemon_not_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Client::connect(
+            &Endpoint::at_path(dir.path().join("none.sock")),
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::DaemonNotRunning);
+        assert!(e.message.contains("dspconnectd"));
+    }
+
+    #[test]
+    fn mismatched_answers_are_protocol_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ep, l) = listener(&dir);
+        let _peer = scripted(
+            l,
+            vec![vec![r#"{"jsonrpc":"2.0","id":999,"result":{}}"#.into()]],
+            Duration::from_secs(10),
+        );
+        let mut c = Client::connect(&ep, Duration::from_secs(5)).unwrap();
+        let e = c.call::<StatusMethod>(&Empty {}).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Protocol);
+    }
+}
