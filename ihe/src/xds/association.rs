@@ -125,7 +125,7 @@ impl Association {
             )
         };
         for s in parts.slots {
-            let one = (s.values.len() == 1).then(|| s.values[0].clone());
+            let one = s.only_value().map(str::to_owned);
             let taken = match (s.name.as_str(), one) {
                 (slot::SUBMISSION_SET_STATUS, Some(v)) => set_once(
                     &mut a.submission_set_status,

@@ -278,7 +278,7 @@ impl DocumentEntry {
 
     fn read_slots(&mut self, slots: Vec<Slot>) {
         for s in slots {
-            let one = (s.values.len() == 1).then(|| s.values[0].clone());
+            let one = s.only_value().map(str::to_owned);
             let taken = match (s.name.as_str(), one) {
                 (slot::CREATION_TIME, Some(v)) => {
                     set_once(&mut self.creation_time, checked_dtm(&v))

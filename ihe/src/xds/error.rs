@@ -60,6 +60,10 @@ pub enum WriteError {
         limit: usize,
         kind: &'static str,
     },
+    #[error(
+        "{context} contains U+{code_point:04X}, which XML 1.0 cannot carry; remove control characters"
+    )]
+    NotXmlCharacter { context: String, code_point: u32 },
     #[error("{field} is empty; {why}")]
     Empty { field: String, why: &'static str },
 }

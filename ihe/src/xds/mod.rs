@@ -44,6 +44,15 @@
 //! query value ([`query_value`]). One more: an `AdhocQueryResponse` without
 //! its (schema-required) `RegistryObjectList` reads as an empty list.
 //!
+//! Not kept by the readers (layout, or nothing XDS gives a meaning to): the
+//! document order of the object list; the ids of the classifications and
+//! identifiers the types model (the writer derives new ones); the language
+//! and charset of localized strings and any second translation; the
+//! `VersionInfo` of classifications and identifiers; `isOpaque`; names and
+//! classifications of associations; a `RegistryObjectList` nested in a
+//! package; the text of a `RegistryError` (IHE requires it empty); the
+//! `RequestSlotList`, name and `QueryExpression` of an `AdhocQueryRequest`.
+//!
 //! Writers produce schema-valid XML or a [`WriteError`] (a value over an
 //! ebRIM length limit, an empty list the schema forbids). Classification
 //! and external identifier ids are derived from the owner's id (see

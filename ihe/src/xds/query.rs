@@ -511,7 +511,7 @@ impl Params {
 impl XdsMessage for AdhocQueryRequest {
     const ROOT: (&'static str, &'static str) = (ns::QUERY, "AdhocQueryRequest");
 
-    fn to_element(&self) -> Result<Element, WriteError> {
+    fn write_element(&self) -> Result<Element, WriteError> {
         let mut query = rim("AdhocQuery").with_attr("id", self.query_id.clone());
         if let Some(h) = &self.home_community_id {
             query.set_attr("home", h.clone());

@@ -51,7 +51,7 @@ impl AdhocQueryResponse {
 impl XdsMessage for AdhocQueryResponse {
     const ROOT: (&'static str, &'static str) = (ns::QUERY, "AdhocQueryResponse");
 
-    fn to_element(&self) -> Result<Element, WriteError> {
+    fn write_element(&self) -> Result<Element, WriteError> {
         let mut el = Element::new(ns::QUERY, "query", "AdhocQueryResponse");
         RegistryResponse {
             status: self.status.clone(),

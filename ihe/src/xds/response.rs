@@ -371,7 +371,7 @@ impl RegistryResponse {
 impl XdsMessage for RegistryResponse {
     const ROOT: (&'static str, &'static str) = (ns::RS, "RegistryResponse");
 
-    fn to_element(&self) -> Result<Element, WriteError> {
+    fn write_element(&self) -> Result<Element, WriteError> {
         let mut el = Element::new(ns::RS, "rs", "RegistryResponse");
         self.write_into(&mut el)?;
         Ok(el)

@@ -100,7 +100,7 @@ fn write_ids(
 impl XdsMessage for RetrieveDocumentSetRequest {
     const ROOT: (&'static str, &'static str) = (ns::XDSB, "RetrieveDocumentSetRequest");
 
-    fn to_element(&self) -> Result<Element, WriteError> {
+    fn write_element(&self) -> Result<Element, WriteError> {
         if self.documents.is_empty() {
             return Err(WriteError::Empty {
                 field: "the document list of a RetrieveDocumentSetRequest".into(),
@@ -152,7 +152,7 @@ impl XdsMessage for RetrieveDocumentSetRequest {
 impl XdsMessage for RetrieveDocumentSetResponse {
     const ROOT: (&'static str, &'static str) = (ns::XDSB, "RetrieveDocumentSetResponse");
 
-    fn to_element(&self) -> Result<Element, WriteError> {
+    fn write_element(&self) -> Result<Element, WriteError> {
         let mut el = xds("RetrieveDocumentSetResponse");
         el.push(self.response.to_element()?);
         for d in &self.documents {

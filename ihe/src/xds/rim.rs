@@ -1,6 +1,18 @@
 //! The generic ebRIM 3.0 pieces every XDS object is made of: slots,
 //! classifications, external identifiers, object references, localized
 //! strings, and the common parts of a `RegistryObject`.
+//!
+//! References (`id`, `lid`, `classifiedObject`, `classificationScheme`,
+//! `sourceObject`…) that start with `urn:uuid:` must hold a well-formed
+//! UUID, or the reader refuses the message. Whitespace inside such a
+//! reference is dropped first: copies of the ITI TF-3 tables (the IPF
+//! samples among them) carry line-break artifacts such as
+//! `urn:uuid:58a6f841-87b3-4a3e-92fd- a8ffeff98427`. Other values (symbolic
+//! ids like `Document01`, URNs) are kept as they are.
+//!
+//! Of a `Name` or `Description`, only the value of the first
+//! `LocalizedString` is kept (XDS attributes have one; its `xml:lang` and
+//! `charset` are not kept).
 
 use crate::xml::{Element, ns};
 
@@ -32,6 +44,14 @@ impl Slot {
     /// A slot with one value.
     pub fn single(name: impl Into<String>, value: impl Into<String>) -> Self {
         Slot::new(name, vec![value.into()])
+    }
+
+    /// The value of a slot that has exactly one.
+    pub fn only_value(&self) -> Option<&str> {
+        match self.values.as_slice() {
+            [v] => Some(v),
+            _ => None,
+        }
     }
 
     /// The first value, for slots that carry one.
@@ -410,11 +430,8 @@ pub(crate) fn required_attr<'a>(el: &'a Element, name: &'static str) -> Result<&
     })
 }
 
-/// An attribute that refers to a registry object or a scheme. A value that
-/// starts with `urn:uuid:` must be a well-formed UUID; whitespace inside it is
-/// dropped first, because copies of the ITI TF-3 tables (the IPF samples
-/// among them) carry line-break artifacts such as `…-92fd- a8ff…`. Other
-/// values (symbolic ids like `Document01`, URNs) are kept as they are.
+/// An attribute that refers to a registry object or a scheme (see the
+/// module documentation for the `urn:uuid:` rule).
 pub(crate) fn reference_attr(
     el: &Element,
     name: &'static str,

@@ -165,7 +165,7 @@ impl SubmissionSet {
             ..SubmissionSet::default()
         };
         for s in parts.slots {
-            let one = (s.values.len() == 1).then(|| s.values[0].clone());
+            let one = s.only_value().map(str::to_owned);
             let taken = match (s.name.as_str(), one) {
                 (slot::SUBMISSION_TIME, Some(v)) => {
                     set_once(&mut set.submission_time, checked_dtm(&v))

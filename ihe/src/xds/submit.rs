@@ -26,7 +26,7 @@ pub struct SubmitObjectsRequest {
 impl XdsMessage for SubmitObjectsRequest {
     const ROOT: (&'static str, &'static str) = (ns::LCM, "SubmitObjectsRequest");
 
-    fn to_element(&self) -> Result<Element, WriteError> {
+    fn write_element(&self) -> Result<Element, WriteError> {
         let mut el = Element::new(ns::LCM, "lcm", "SubmitObjectsRequest");
         if let Some(list) = slot_list(ns::RS, "rs", "RequestSlotList", &self.request_slots)? {
             el.push(list);
@@ -165,7 +165,7 @@ impl ProvideAndRegisterRequest {
 impl XdsMessage for ProvideAndRegisterRequest {
     const ROOT: (&'static str, &'static str) = (ns::XDSB, "ProvideAndRegisterDocumentSetRequest");
 
-    fn to_element(&self) -> Result<Element, WriteError> {
+    fn write_element(&self) -> Result<Element, WriteError> {
         let mut el = Element::new(ns::XDSB, "xds", "ProvideAndRegisterDocumentSetRequest");
         el.push(self.submission.to_element()?);
         for d in &self.documents {
