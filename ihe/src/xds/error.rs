@@ -22,8 +22,6 @@ pub enum ReadError {
     DuplicateChild { parent: String, child: String },
     #[error("<{found}> is not allowed inside <{parent}>")]
     UnexpectedElement { parent: String, found: String },
-    #[error("<{element}> must not contain text, found '{text}'")]
-    UnexpectedText { element: String, text: String },
     #[error(
         "<{element}> {attribute}=\"{value}\" is not a well-formed urn:uuid reference (expected urn:uuid: followed by 8-4-4-4-12 hexadecimal digits)"
     )]

@@ -68,6 +68,9 @@ pub struct AdhocQueryRequest {
 }
 
 /// FindDocuments (ITI TF-2 3.18.4.1.2.3.7.1): the entries of a patient.
+///
+/// Codes travel as `code^^codingScheme` ([`code_to_query_string`]): their
+/// display names are not sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FindDocumentsQuery {
     /// CX string; required.

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::xml::{Element, ns};
 
 use super::constants::{error_severity, response_status};
-use super::error::{ReadError, WriteError, element_name};
+use super::error::{ReadError, WriteError};
 use super::message::XdsMessage;
 use super::rim::{Slot, expect_root, missing_child, only_children, required_attr, single_child};
 use super::submit::{read_slot_list, slot_list};
@@ -391,13 +391,7 @@ impl XdsMessage for RegistryResponse {
 pub(crate) fn required_registry_response(parent: &Element) -> Result<RegistryResponse, ReadError> {
     let el = single_child(parent, ns::RS, "RegistryResponse")?
         .ok_or_else(|| missing_child(parent, "rs:RegistryResponse"))?;
-    RegistryResponse::from_element(el).map_err(|e| match e {
-        ReadError::WrongRoot { .. } => ReadError::UnexpectedElement {
-            parent: element_name(parent),
-            found: element_name(el),
-        },
-        other => other,
-    })
+    RegistryResponse::from_element(el)
 }
 
 #[cfg(test)]
