@@ -7,4 +7,5 @@
 
 #![forbid(unsafe_code)]
 
+pub mod xds;
 pub mod xml;
