@@ -14,11 +14,11 @@ use ihe::xds::*;
 use ihe::xml::{Element, ns};
 
 /// The shared IHE folder (`schema/`, `samples/`): `$DSPCONNECT_IHE_DIR`,
-/// or `../shared/ihe` next to the repository.
+/// or `ihe/reference` in this repository.
 pub fn ihe_dir() -> PathBuf {
     let dir = std::env::var_os("DSPCONNECT_IHE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/ihe"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("reference"));
     assert!(
         dir.join("schema/ebRS30/rim.xsd").is_file(),
         "the IHE schemas are not at {} (expected schema/ebRS30/rim.xsd there); \
