@@ -2,3 +2,10 @@
 //! charter. Filled by issue 3.
 
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod pki;
+pub mod server;
+
+pub use config::SandboxConfig;
+pub use server::{RunningSandbox, Sandbox, SandboxError};
