@@ -22,7 +22,7 @@ impl CertificateSerial {
     /// as `openssl x509 -serial` and browsers print them).
     pub fn from_hex(text: &str) -> Result<Self, InvalidSerial> {
         let digits: String = text.chars().filter(|c| *c != ':').collect();
-        if digits.is_empty() || digits.len() % 2 != 0 {
+        if digits.is_empty() || !digits.len().is_multiple_of(2) {
             return Err(InvalidSerial(text.to_owned()));
         }
         let bytes = (0..digits.len())

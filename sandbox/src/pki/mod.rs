@@ -7,7 +7,7 @@
 //! | `server.pem`, `server.key.pem` | HTTPS certificate for `localhost` and `127.0.0.1` |
 //! | `idp-signing.pem`, `idp-signing.key.pem` | IdP SAML signing certificate (RSA 2048), issued by the platform CA |
 //! | `luxtrust-test-ca.pem`, `luxtrust-test-ca.key.pem` | "LuxTrust test CA" (RSA 2048): issues card certificates |
-//! | `revoked-serials.json` | revoked card certificates ([`revocation`] module) |
+//! | `revoked-serials.json` | revoked card certificates: `{"revoked": [{"serial": "<hex>", "revoked_at": "<RFC 3339>"}]}` |
 //!
 //! The directory is 0700, key files 0600 (PKCS#8 PEM); a key file or the
 //! directory open to other users is refused. A first start builds the PKI in

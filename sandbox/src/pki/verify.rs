@@ -110,7 +110,7 @@ pub(crate) fn verify_professional(
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(CertificateError::Malformed {
             reason: "bytes follow the certificate".to_owned(),
         }),
