@@ -362,3 +362,40 @@ fn check_key_matches(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_is_four_to_twelve_digits() {
+        for good in ["0000", "123456", "123456789012"] {
+            assert!(CardPin::new(good.to_owned()).is_ok(), "{good}");
+        }
+        for bad in ["", "123", "1234567890123", "12a4", "12 34", "١٢٣٤"] {
+            assert!(
+                matches!(CardPin::new(bad.to_owned()), Err(CardError::InvalidPin)),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pin_never_shows_in_debug() {
+        let pin = CardPin::new("987654".to_owned()).expect("valid");
+        assert!(!format!("{pin:?}").contains("987654"));
+    }
+
+    #[test]
+    fn generated_pins_are_six_digits_and_vary() {
+        let pins: Vec<String> = (0..20)
+            .map(|_| CardPin::generate().expose().to_owned())
+            .collect();
+        assert!(
+            pins.iter()
+                .all(|pin| pin.len() == 6 && pin.bytes().all(|b| b.is_ascii_digit()))
+        );
+        // 20 draws of 10^6 values: all equal only if generation is broken.
+        assert!(pins.iter().any(|pin| pin != &pins[0]));
+    }
+}
