@@ -56,6 +56,7 @@ declare -A needed=(
   [xmllint]=libxml2-utils
   [xmlsec1]=xmlsec1
   [pkg-config]=pkg-config
+  [openssl]=openssl
 )
 install_missing() {
   local missing=() cmd

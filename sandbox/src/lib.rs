@@ -1,4 +1,19 @@
 //! The sandbox: a stand-in for the eSanté platform that enforces the DSP
-//! charter. Filled by issue 3.
+//! charter (issue 3).
+//!
+//! - [`pki`]: the test PKI in the data directory (platform CA and HTTPS
+//!   certificate, IdP signing key, LuxTrust test CA issuing card
+//!   certificates), card verification and revocation, card export.
+//! - [`server`]: HTTPS (axum + rustls with ring) on 127.0.0.1;
+//!   [`Sandbox::start`] is what the daemon embeds and the
+//!   `dspconnect-sandbox` binary runs.
+//! - [`config`]: what an instance is started with.
 
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod pki;
+pub mod server;
+
+pub use config::SandboxConfig;
+pub use server::{RunningSandbox, Sandbox, SandboxError};

@@ -1,0 +1,74 @@
+//! What a sandbox instance is started with: where it keeps its data, which
+//! port it listens on, and the limits it applies to requests.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The directory name under the user's data directory
+/// (`$XDG_DATA_HOME` or `~/.local/share` on Linux).
+pub const DATA_DIR_NAME: &str = "dspconnect-sandbox";
+
+/// Default ceiling on a request body, for every route that does not set its
+/// own (see [`crate::server::Mount::body_limit`]).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Configuration of one sandbox instance.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where the PKI (and, later, the database and documents) live.
+    pub data_dir: PathBuf,
+    /// TCP port on 127.0.0.1; 0 lets the system choose (the chosen port is
+    /// reported by [`crate::server::RunningSandbox::base_url`]).
+    pub port: u16,
+    /// Largest request body accepted by routes that do not set their own.
+    pub max_body_bytes: usize,
+    /// How long a client may take to finish the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// How long [`crate::server::RunningSandbox::shutdown`] lets requests in
+    /// flight finish before closing their connections.
+    pub shutdown_grace: Duration,
+}
+
+impl SandboxConfig {
+    /// A configuration with the given data directory and every other value
+    /// at its default (any free port).
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            port: 0,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            tls_handshake_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets the port (0 = any free port).
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Sets the default request body ceiling.
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+}
+
+/// Why the default data directory cannot be determined.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "cannot find a data directory for the sandbox: neither XDG_DATA_HOME nor HOME is set; \
+         pass --data-dir DIR"
+    )]
+    NoDataDirectory,
+}
+
+/// `$XDG_DATA_HOME/dspconnect-sandbox`, or `~/.local/share/dspconnect-sandbox`
+/// when `XDG_DATA_HOME` is not set (the platform's equivalent elsewhere).
+pub fn default_data_dir() -> Result<PathBuf, ConfigError> {
+    dirs::data_dir()
+        .map(|base| base.join(DATA_DIR_NAME))
+        .ok_or(ConfigError::NoDataDirectory)
+}

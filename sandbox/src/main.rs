@@ -1,0 +1,189 @@
+//! `dspconnect-sandbox`: runs the sandbox platform standalone, or exports a
+//! professional's card credentials.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use dspconnect_sandbox::config::{self, SandboxConfig};
+use dspconnect_sandbox::pki::{CardPin, Pki, Professional, Validity};
+use dspconnect_sandbox::server::{SANDBOX_NOTICE, Sandbox};
+
+/// The dspconnect sandbox: a stand-in for the eSanté platform.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Data directory (PKI, later the database and documents).
+    /// Default: $XDG_DATA_HOME/dspconnect-sandbox or ~/.local/share/dspconnect-sandbox.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    port: u16,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Issue a LuxTrust test card for a professional and write its
+    /// credentials (card.json, certificate, private key, PIN) to OUT_DIR.
+    ExportCard {
+        /// The professional's eHealth id (stored in the certificate's serialNumber).
+        ehealth_id: String,
+        /// New or empty directory to write into (created 0700).
+        out_dir: PathBuf,
+        /// The professional's full name (the certificate's CN).
+        #[arg(long)]
+        name: String,
+        /// Card PIN, 4 to 12 digits (default: a random 6-digit PIN, written to card.json).
+        #[arg(long)]
+        pin: Option<String>,
+        /// Days the certificate stays valid.
+        #[arg(long, default_value_t = 3 * 365)]
+        valid_days: i64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut message = format!("dspconnect-sandbox: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                message.push_str(&format!("\n  caused by: {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error>;
+
+fn run(cli: Cli) -> Result<(), AnyError> {
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => config::default_data_dir()?,
+    };
+    match cli.command {
+        None => serve(SandboxConfig::new(data_dir).with_port(cli.port)),
+        Some(Command::ExportCard {
+            ehealth_id,
+            out_dir,
+            name,
+            pin,
+            valid_days,
+        }) => export_card(
+            &data_dir,
+            Professional { name, ehealth_id },
+            pin,
+            valid_days,
+            &out_dir,
+        ),
+    }
+}
+
+fn serve(config: SandboxConfig) -> Result<(), AnyError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let sandbox = Sandbox::start(config).await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{SANDBOX_NOTICE}")?;
+        writeln!(out, "base URL: {}", sandbox.base_url())?;
+        writeln!(
+            out,
+            "CA certificate (trust only this one): {}",
+            sandbox.ca_certificate_path().display()
+        )?;
+        writeln!(out, "data directory: {}", sandbox.data_dir().display())?;
+        writeln!(out, "stop with Ctrl-C")?;
+        out.flush()?;
+        drop(out);
+        sandbox.run_until(stop_requested()).await?;
+        Ok(())
+    })
+}
+
+/// Ctrl-C, or SIGTERM where there is one (service managers, `kill`).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; stop with Ctrl-C");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("stopping");
+}
+
+fn export_card(
+    data_dir: &std::path::Path,
+    professional: Professional,
+    pin: Option<String>,
+    valid_days: i64,
+    out_dir: &std::path::Path,
+) -> Result<(), AnyError> {
+    let pin = match pin {
+        Some(digits) => CardPin::new(digits)?,
+        None => CardPin::generate(),
+    };
+    let pki = Pki::load_or_create(data_dir)?;
+    let credentials = pki.export_card(
+        &professional,
+        Validity::days_from_now(valid_days),
+        &pin,
+        out_dir,
+    )?;
+    let validity = credentials.validity();
+    println!("{SANDBOX_NOTICE}");
+    println!(
+        "card for {} (eHealth id {}) written to {}",
+        professional.name,
+        professional.ehealth_id,
+        out_dir.display()
+    );
+    println!("certificate serial: {}", credentials.serial());
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    println!(
+        "valid from {} until {}",
+        validity.not_before.format(rfc3339)?,
+        validity.not_after.format(rfc3339)?
+    );
+    println!(
+        "manifest (holds the PIN): {}",
+        out_dir
+            .join(dspconnect_sandbox::pki::CARD_MANIFEST)
+            .display()
+    );
+    Ok(())
+}
