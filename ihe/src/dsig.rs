@@ -142,3 +142,6 @@ pub(crate) fn is_ncname(id: &str) -> bool {
     let start = |c: char| c == '_' || c.is_alphabetic();
     start(first) && chars.all(|c| start(c) || c.is_numeric() || matches!(c, '-' | '.' | '\u{b7}'))
 }
+
+#[cfg(test)]
+mod tests;

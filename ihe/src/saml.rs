@@ -33,8 +33,8 @@ use crate::xsd_datetime;
 /// Namespace of the `psEHealthID` AuthnRequest extension.
 ///
 /// The real platform's extension namespace is not public; the sandbox
-/// defines this one (documented in `docs/platform-protocol.md`), and the
-/// platform profile is where a real value would replace it.
+/// defines this one. [`AuthnRequest::ps_ehealth_id_namespace`] carries it,
+/// so a platform profile can replace it without code changes.
 pub const PS_EHEALTH_ID_NS: &str = "urn:dspconnect:sandbox:esante:saml:extensions:1.0";
 /// The prefix we write [`PS_EHEALTH_ID_NS`] with.
 pub const PS_EHEALTH_ID_PREFIX: &str = "esante";

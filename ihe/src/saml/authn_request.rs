@@ -22,12 +22,16 @@ pub struct AuthnRequest {
     pub destination: Option<String>,
     /// The professional's eHealth identifier.
     pub ps_ehealth_id: String,
+    /// The namespace of the `psEHealthID` extension element: a platform
+    /// profile value ([`PS_EHEALTH_ID_NS`] in the sandbox).
+    pub ps_ehealth_id_namespace: String,
     /// The authentication context class asked for (X509 by default).
     pub authn_context_class: String,
 }
 
 impl AuthnRequest {
-    /// A request for X509 authentication of `ps_ehealth_id`.
+    /// A request for X509 authentication of `ps_ehealth_id`, with the
+    /// sandbox's extension namespace.
     pub fn new(id: &str, issue_instant: OffsetDateTime, issuer: &str, ps_ehealth_id: &str) -> Self {
         AuthnRequest {
             id: id.to_owned(),
@@ -35,6 +39,7 @@ impl AuthnRequest {
             issuer: issuer.to_owned(),
             destination: None,
             ps_ehealth_id: ps_ehealth_id.to_owned(),
+            ps_ehealth_id_namespace: PS_EHEALTH_ID_NS.to_owned(),
             authn_context_class: AUTHN_CONTEXT_X509.to_owned(),
         }
     }
@@ -53,8 +58,12 @@ impl AuthnRequest {
         el.with_child(saml("Issuer").with_text(self.issuer.clone()))
             .with_child(
                 samlp("Extensions").with_child(
-                    Element::new(PS_EHEALTH_ID_NS, PS_EHEALTH_ID_PREFIX, "psEHealthID")
-                        .with_text(self.ps_ehealth_id.clone()),
+                    Element::new(
+                        &self.ps_ehealth_id_namespace,
+                        PS_EHEALTH_ID_PREFIX,
+                        "psEHealthID",
+                    )
+                    .with_text(self.ps_ehealth_id.clone()),
                 ),
             )
             .with_child(
@@ -67,7 +76,9 @@ impl AuthnRequest {
     }
 
     /// Reads a `samlp:AuthnRequest`; the Issuer, the `psEHealthID`
-    /// extension and a requested authentication context are required.
+    /// extension (in whatever namespace: it is reported, and the receiver
+    /// checks it against its profile) and a requested authentication
+    /// context are required.
     pub fn from_element(el: &Element) -> Result<Self, SamlError> {
         expect(el, ns::SAMLP, "AuthnRequest", "samlp:AuthnRequest")?;
         check_version(el, "AuthnRequest")?;
@@ -81,15 +92,16 @@ impl AuthnRequest {
             .trim()
             .to_owned();
         let extensions = required_child(el, ns::SAMLP, "AuthnRequest", "Extensions")?;
-        let ps_ehealth_id = extensions
-            .child(PS_EHEALTH_ID_NS, "psEHealthID")
+        let (ps_ehealth_id, ps_ehealth_id_namespace) = extensions
+            .elements()
+            .find_map(|e| match (&e.ns, e.local.as_str()) {
+                (Some(uri), "psEHealthID") => Some((e.text().trim().to_owned(), uri.clone())),
+                _ => None,
+            })
             .ok_or(SamlError::MissingElement {
                 parent: "Extensions",
                 element: "psEHealthID",
-            })?
-            .text()
-            .trim()
-            .to_owned();
+            })?;
         let context = required_child(el, ns::SAMLP, "AuthnRequest", "RequestedAuthnContext")?;
         let authn_context_class = required_child(
             context,
@@ -106,6 +118,7 @@ impl AuthnRequest {
             issuer,
             destination: el.attr("Destination").map(str::to_owned),
             ps_ehealth_id,
+            ps_ehealth_id_namespace,
             authn_context_class,
         })
     }

@@ -175,14 +175,7 @@ impl VerifiedEnvelope {
 
     /// The one payload element of the signed Body.
     pub fn payload(&self) -> Result<&Element, SoapError> {
-        let mut it = self.body.elements();
-        match (it.next(), it.next()) {
-            (Some(p), None) => Ok(p),
-            (None, _) => Err(SoapError::EmptyBody),
-            (Some(_), Some(_)) => Err(SoapError::MultiplePayloads {
-                count: self.body.elements().count(),
-            }),
-        }
+        single_payload(&self.body)
     }
 
     /// The signed Timestamp (check it with [`Timestamp::check_freshness`]).
@@ -421,6 +414,17 @@ fn verify_signed_envelope_tree(root: &Element) -> Result<VerifiedEnvelope, WsSec
     })
 }
 
+fn single_payload(body: &Element) -> Result<&Element, SoapError> {
+    let mut it = body.elements();
+    match (it.next(), it.next()) {
+        (Some(p), None) => Ok(p),
+        (None, _) => Err(SoapError::EmptyBody),
+        (Some(_), Some(_)) => Err(SoapError::MultiplePayloads {
+            count: body.elements().count(),
+        }),
+    }
+}
+
 /// A copy of the Body that keeps the namespaces it inherited.
 fn detached_body(root: &Element, layout: &SecurityLayout<'_>) -> Element {
     let mut body = layout.parts.body.clone();
@@ -503,14 +507,7 @@ impl VerifiedBearerEnvelope {
 
     /// The one payload element of the Body.
     pub fn payload(&self) -> Result<&Element, SoapError> {
-        let mut it = self.body.elements();
-        match (it.next(), it.next()) {
-            (Some(p), None) => Ok(p),
-            (None, _) => Err(SoapError::EmptyBody),
-            (Some(_), Some(_)) => Err(SoapError::MultiplePayloads {
-                count: self.body.elements().count(),
-            }),
-        }
+        single_payload(&self.body)
     }
 
     /// The Security header's Timestamp, if it has one (unsigned).
