@@ -1,18 +1,22 @@
 //! Helpers shared by the integration tests: schema validation with
-//! `xmllint` against the official schemas in `../shared/ihe/schema`.
+//! `xmllint` against the official schemas (vendored in `ihe/reference`).
 #![allow(dead_code)]
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The official schemas: `<repo>/../shared/ihe/schema`.
+/// The official schemas: `$DSPCONNECT_IHE_DIR/schema`, or the copy
+/// vendored in `ihe/reference/schema` (taken from `shared/ihe/schema`).
 pub fn schema_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/ihe/schema");
+    let dir = std::env::var_os("DSPCONNECT_IHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference"))
+        .join("schema");
     assert!(
         dir.join("soap/soap-1.2-envelope.xsd").is_file(),
-        "the official schemas are missing: expected them in {} (shared/ihe/schema next to the \
-         repository)",
+        "the official schemas are missing: expected soap/soap-1.2-envelope.xsd under {} \
+         (set DSPCONNECT_IHE_DIR to a folder holding schema/)",
         dir.display()
     );
     dir
