@@ -7,5 +7,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod dsig;
+pub mod saml;
+pub mod soap;
+pub mod wssec;
 pub mod xds;
 pub mod xml;
+mod xsd_datetime;
