@@ -706,13 +706,26 @@ enum Step {
 
 /// A completely parsed message: the root part's bytes and the attachments'
 /// descriptions (their bytes went to the caller as they arrived).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct MtomMessage {
     pub header: MtomContentType,
     pub root: MtomPart,
     pub root_body: Vec<u8>,
     /// Every part but the root, in message order.
     pub attachments: Vec<MtomPart>,
+}
+
+impl std::fmt::Debug for MtomMessage {
+    // The envelope can carry a SAML assertion (a bearer token): its size
+    // only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MtomMessage")
+            .field("header", &self.header)
+            .field("root", &self.root)
+            .field("root_body_bytes", &self.root_body.len())
+            .field("attachments", &self.attachments)
+            .finish()
+    }
 }
 
 impl MtomMessage {
@@ -1103,6 +1116,15 @@ mod tests {
             parser.into_message().unwrap_err(),
             MtomParseError::NotFinished
         );
+    }
+
+    #[test]
+    fn debug_output_does_not_show_the_envelope() {
+        let body = body_of(&[(ROOT_HEAD, "<Assertion>bearer-token</Assertion>")]);
+        let (message, _) = parse(&body).unwrap();
+        let shown = format!("{message:?}");
+        assert!(!shown.contains("bearer-token"), "{shown}");
+        assert!(shown.contains("root_body_bytes: 35"), "{shown}");
     }
 
     #[test]

@@ -21,6 +21,36 @@
 //! <attachment bytes>
 //! --B--
 //! ```
+//!
+//! An async caller sends the segments itself, streaming each attachment
+//! from its file (here with blocking reads, for the example):
+//!
+//! ```
+//! # use ihe::mtom::*;
+//! # use std::io::Read;
+//! let root = RootPart { content_id: "root@example".into(), envelope: b"<env/>".to_vec() };
+//! let pdf = b"%PDF-1.7 ...".to_vec();
+//! let attachments = vec![AttachmentSpec {
+//!     content_id: "doc1@example".into(),
+//!     content_type: "application/pdf".into(),
+//!     length: pdf.len() as u64,
+//! }];
+//! let layout = MtomLayout::new(root, attachments, Some("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"))?;
+//! let (content_type, content_length) = (layout.content_type().to_owned(), layout.content_length());
+//! let mut body = Vec::new(); // stands for the HTTP request body
+//! for segment in layout.into_segments() {
+//!     match segment {
+//!         Segment::Bytes(bytes) => body.extend_from_slice(&bytes),
+//!         Segment::Attachment { index: 0, length } => {
+//!             (&pdf[..]).take(length).read_to_end(&mut body).unwrap();
+//!         }
+//!         Segment::Attachment { .. } => unreachable!("one attachment"),
+//!     }
+//! }
+//! assert_eq!(body.len() as u64, content_length);
+//! assert!(content_type.starts_with("multipart/related; boundary="));
+//! # Ok::<(), MtomWriteError>(())
+//! ```
 
 use std::collections::HashSet;
 use std::io::{self, Read};
@@ -74,12 +104,27 @@ pub struct AttachmentSpec {
 }
 
 /// A piece of the body, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Segment {
     /// Bytes to send as they are (boundaries, part headers, the envelope).
     Bytes(Vec<u8>),
     /// The `index`-th attachment's content, exactly `length` bytes.
     Attachment { index: usize, length: u64 },
+}
+
+impl std::fmt::Debug for Segment {
+    // Literal segments include the envelope, which can carry a SAML
+    // assertion (a bearer token): show sizes only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Segment::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            Segment::Attachment { index, length } => f
+                .debug_struct("Attachment")
+                .field("index", index)
+                .field("length", length)
+                .finish(),
+        }
+    }
 }
 
 impl Segment {
@@ -508,6 +553,15 @@ mod tests {
             String::from_utf8_lossy(&body),
             String::from_utf8_lossy(expected)
         );
+    }
+
+    #[test]
+    fn debug_output_does_not_show_the_envelope() {
+        let layout =
+            MtomLayout::new(root(b"<Assertion>bearer-token</Assertion>"), vec![], None).unwrap();
+        let shown = format!("{layout:?} {:?}", root(b"bearer-token"));
+        assert!(!shown.contains("bearer-token"), "{shown}");
+        assert!(shown.contains("Bytes(35 bytes)"), "{shown}");
     }
 
     #[test]
