@@ -11,6 +11,7 @@ pub mod dsig;
 pub mod saml;
 pub mod soap;
 pub mod wssec;
+pub mod mtom;
 pub mod xds;
 pub mod xml;
 mod xsd_datetime;

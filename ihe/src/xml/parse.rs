@@ -64,6 +64,18 @@ pub enum XmlError {
         "entity '&{0};' is not defined (only &lt; &gt; &amp; &quot; &apos; and character references)"
     )]
     UnknownEntity(String),
+    #[error(
+        "namespace declaration '{0}' uses a reference or a tab/line break; write the namespace URI literally"
+    )]
+    NamespaceUriNotLiteral(String),
+    #[error(
+        "character U+{code:04X} at byte {offset} is not allowed in XML 1.0 (control characters other than tab, CR and LF)"
+    )]
+    ForbiddenCharacter { offset: usize, code: u32 },
+    #[error(
+        "'{0}' is not a valid namespaced name (one optional 'prefix:', no reserved 'xmlns' prefix)"
+    )]
+    InvalidName(String),
     #[error("namespace prefix '{0}' is used but not declared")]
     UnboundPrefix(String),
     #[error("element nesting deeper than {0} levels")]
@@ -104,6 +116,13 @@ pub fn parse_str(text: &str, limits: &ParseLimits) -> Result<Element, XmlError> 
         return Err(XmlError::TooLarge {
             size: text.len(),
             limit: limits.max_bytes,
+        });
+    }
+    // quick-xml does not check the XML 1.0 Char production; libxml2 does.
+    if let Some((offset, c)) = text.char_indices().find(|&(_, c)| !is_xml_char(c)) {
+        return Err(XmlError::ForbiddenCharacter {
+            offset,
+            code: u32::from(c),
         });
     }
     let mut reader = NsReader::from_str(text);
@@ -201,7 +220,13 @@ pub fn parse_str(text: &str, limits: &ParseLimits) -> Result<Element, XmlError> 
             Event::GeneralRef(r) => {
                 let resolved = if r.is_char_ref() {
                     match r.resolve_char_ref() {
-                        Ok(Some(c)) => c.to_string(),
+                        Ok(Some(c)) if is_xml_char(c) => c.to_string(),
+                        Ok(Some(c)) => {
+                            return Err(XmlError::ForbiddenCharacter {
+                                offset: usize::try_from(offset).unwrap_or(usize::MAX),
+                                code: u32::from(c),
+                            });
+                        }
                         Ok(None) => {
                             return Err(XmlError::UnknownEntity(
                                 r.xml_content(version).into_owned(),
@@ -284,7 +309,10 @@ fn element_from(
     let resolver = reader.resolver();
     let qname = start.name();
     let raw_name = qname.0;
-    let (prefix, local) = split_qname(raw_name);
+    let (prefix, local) = qname_parts(raw_name)?;
+    if prefix == Some("xmlns") {
+        return Err(XmlError::InvalidName(raw_name.to_owned()));
+    }
     let (resolved, _) = resolver.resolve_element(qname);
     let ns = match resolved {
         ResolveResult::Bound(n) => Some(n.0.to_owned()),
@@ -313,6 +341,15 @@ fn element_from(
             });
         }
         let key = attr.key.0;
+        // quick-xml does not check this well-formedness rule; libxml2 (and
+        // so xmlsec1) does, and a document the two read differently must
+        // not get through.
+        if attr.value.contains('<') {
+            return Err(XmlError::Syntax {
+                offset,
+                message: format!("attribute '{key}': '<' is not allowed in an attribute value"),
+            });
+        }
         let value =
             attr.normalized_value(version)
                 .map_err(|e| match e {
@@ -325,6 +362,13 @@ fn element_from(
                     },
                 })?
                 .into_owned();
+        // NsReader resolves prefixes with the raw declaration value, so an
+        // escaped or whitespace-normalized URI would differ between an
+        // element's `ns` and its `ns_decls`; such URIs are refused.
+        let is_declaration = key == "xmlns" || key.starts_with("xmlns:");
+        if is_declaration && *attr.value != *value {
+            return Err(XmlError::NamespaceUriNotLiteral(key.to_owned()));
+        }
         if key == "xmlns" {
             el.ns_decls.push(NsDecl {
                 prefix: None,
@@ -339,7 +383,13 @@ fn element_from(
             });
             continue;
         }
-        let (aprefix, alocal) = split_qname(key);
+        if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+            return Err(XmlError::ForbiddenCharacter {
+                offset: usize::try_from(offset).unwrap_or(usize::MAX),
+                code: u32::from(c),
+            });
+        }
+        let (aprefix, alocal) = qname_parts(key)?;
         let ans = match aprefix {
             None => None,
             Some("xml") => Some(ns::XML.to_owned()),
@@ -372,6 +422,40 @@ fn element_from(
         });
     }
     Ok(el)
+}
+
+/// XML 1.0 `Char`: what may appear in a document, literally or as a
+/// character reference.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// Splits a name into prefix and local part, refusing what Namespaces in
+/// XML does not allow (quick-xml accepts `a:b:c`, `:a`, `a:`).
+fn qname_parts(name: &str) -> Result<(Option<&str>, &str), XmlError> {
+    let (prefix, local) = split_qname(name);
+    if !is_ncname(local) || prefix.is_some_and(|p| !is_ncname(p)) {
+        return Err(XmlError::InvalidName(name.to_owned()));
+    }
+    Ok((prefix, local))
+}
+
+/// Namespaces in XML `NCName`: an XML 1.0 `Name` without colons.
+fn is_ncname(name: &str) -> bool {
+    let start = |c: char| {
+        matches!(c,
+            'A'..='Z' | '_' | 'a'..='z' | '\u{c0}'..='\u{d6}' | '\u{d8}'..='\u{f6}'
+            | '\u{f8}'..='\u{2ff}' | '\u{370}'..='\u{37d}' | '\u{37f}'..='\u{1fff}'
+            | '\u{200c}'..='\u{200d}' | '\u{2070}'..='\u{218f}' | '\u{2c00}'..='\u{2fef}'
+            | '\u{3001}'..='\u{d7ff}' | '\u{f900}'..='\u{fdcf}' | '\u{fdf0}'..='\u{fffd}'
+            | '\u{10000}'..='\u{effff}')
+    };
+    let rest = |c: char| {
+        start(c)
+            || matches!(c, '-' | '.' | '0'..='9' | '\u{b7}' | '\u{300}'..='\u{36f}' | '\u{203f}'..='\u{2040}')
+    };
+    let mut chars = name.chars();
+    chars.next().is_some_and(start) && chars.all(rest)
 }
 
 fn split_qname(name: &str) -> (Option<&str>, &str) {
@@ -458,6 +542,58 @@ mod tests {
             parse(b"<a>\xff</a>", &ParseLimits::default()),
             Err(XmlError::NotUtf8 { offset: 3 })
         ));
+    }
+
+    /// Found by fuzzing (fuzz target `xml`): these were accepted, and the
+    /// escaped namespace URI came out different in `ns` and `ns_decls`, so
+    /// the canonical form changed through `to_string` + `parse`.
+    #[test]
+    fn refuses_lt_in_attributes_and_escaped_namespace_uris() {
+        assert!(matches!(
+            p(r#"<a x="1<2"/>"#),
+            Err(XmlError::Syntax { message, .. }) if message.contains("'<' is not allowed")
+        ));
+        assert_eq!(
+            p(r#"<q:a xmlns:q="urn:x&lt;y"/>"#),
+            Err(XmlError::NamespaceUriNotLiteral("xmlns:q".into()))
+        );
+        assert_eq!(
+            p(r#"<a xmlns="urn:&#x78;"/>"#),
+            Err(XmlError::NamespaceUriNotLiteral("xmlns".into()))
+        );
+        assert_eq!(
+            p("<a xmlns=\"urn:x\ty\"/>"),
+            Err(XmlError::NamespaceUriNotLiteral("xmlns".into()))
+        );
+        assert_eq!(
+            p("<a>\u{0}</a>"),
+            Err(XmlError::ForbiddenCharacter { offset: 3, code: 0 })
+        );
+        assert!(matches!(
+            p("<a>&#x1;</a>"),
+            Err(XmlError::ForbiddenCharacter { code: 1, .. })
+        ));
+        assert!(matches!(
+            p(r#"<a x="&#x1b;"/>"#),
+            Err(XmlError::ForbiddenCharacter { code: 0x1b, .. })
+        ));
+        assert_eq!(
+            p(r#"<a xmlns:p="urn:p"><p:b:c/></a>"#),
+            Err(XmlError::InvalidName("p:b:c".into()))
+        );
+        assert_eq!(
+            p(r#"<xmlns:a/>"#),
+            Err(XmlError::InvalidName("xmlns:a".into()))
+        );
+        assert_eq!(p(r#"<a :x="1"/>"#), Err(XmlError::InvalidName(":x".into())));
+        assert_eq!(p("<ml/ ></ml/>"), Err(XmlError::InvalidName("ml/".into())));
+        assert_eq!(p(r#"<a 1x="1"/>"#), Err(XmlError::InvalidName("1x".into())));
+        assert!(p("<é.b-c_d·e/>").is_ok());
+        // Ordinary attribute values may still use references.
+        assert_eq!(
+            p(r#"<a x="1&lt;2&#x9;"/>"#).unwrap().attr("x"),
+            Some("1<2\t")
+        );
     }
 
     #[test]
