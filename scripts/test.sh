@@ -57,6 +57,7 @@ declare -A needed=(
   [xmlsec1]=xmlsec1
   [pkg-config]=pkg-config
   [openssl]=openssl
+  [python3]=python3
 )
 install_missing() {
   local missing=() cmd
@@ -84,6 +85,26 @@ stop_services() {
 }
 trap summary EXIT
 
+# ---------------------------------------------------------------- benchmarks
+# Each benchmark writes its section (figures as ratios against a baseline
+# measured in the same run) to target/bench-results/<name>.md; the long run
+# gathers them into docs/benchmarks.md.
+collect_benchmarks() {
+  {
+    echo "# Benchmarks"
+    echo
+    echo "Written by \`scripts/test.sh --long\` on $(date -u +%Y-%m-%d) ($(nproc) cores, $(uname -m));"
+    echo "each figure is compared with a baseline measured in the same run. Do not edit by hand."
+    local f
+    for f in target/bench-results/*.md; do
+      [ -f "$f" ] || continue
+      echo
+      cat "$f"
+    done
+  } > docs/benchmarks.md
+  echo "wrote docs/benchmarks.md"
+}
+
 # ---------------------------------------------------------------- run
 phase "packages"
 install_missing
@@ -104,4 +125,13 @@ cargo test --workspace --locked
 if [ "$long" = 1 ]; then
   phase "long: ignored tests (big documents, crash loops)"
   cargo test --workspace --locked --release -- --ignored
+
+  phase "long: benchmarks"
+  rm -rf target/bench-results
+  mkdir -p target/bench-results
+  cargo bench --locked -p ihe --bench mtom_memory
+  collect_benchmarks
+
+  phase "long: fuzzing (${DSP_FUZZ_SECONDS:-60}s per target)"
+  scripts/fuzz.sh "${DSP_FUZZ_SECONDS:-60}"
 fi
