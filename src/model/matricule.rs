@@ -80,7 +80,7 @@ pub enum MatriculeError {
     Empty,
     /// A character other than a digit or a space.
     #[error(
-        "the matricule has '{character}' at position {position}: only digits (and spaces between them) are allowed"
+        "the matricule has {character:?} at position {position}: only digits (and spaces between them) are allowed"
     )]
     NonDigit {
         /// 1-based character position in the text as given.
@@ -128,6 +128,17 @@ pub enum MatriculeError {
         "no old-form matricule starts with these 10 digits (their mod-11 check would be 10, and such numbers are not issued): a digit is mistyped; use the 13-digit matricule"
     )]
     LegacyNotIssued,
+    /// A serial given to [`Matricule::from_parts`] or
+    /// [`Matricule::legacy_from_parts`] that does not fit its digits.
+    #[error(
+        "serial {serial} does not fit the matricule: it has 0 to {max_serial} (3 digits in the 13-digit form, 2 in the old form)"
+    )]
+    SerialOutOfRange {
+        /// The serial given.
+        serial: u16,
+        /// The largest serial of the form.
+        max_serial: u16,
+    },
     /// Not an HL7 CX patient id of the form `digits^^^&1.3.182.4.4&ISO`.
     #[error(
         "'{value}' is not an XDS patient id: expected <matricule>^^^&{MATRICULE_AUTHORITY_OID}&ISO"
@@ -214,18 +225,11 @@ impl Matricule {
         day: u8,
         serial: u16,
     ) -> Result<Matricule, MatriculeError> {
-        let payload = format!("{year:04}{month:02}{day:02}{serial:03}");
-        let payload_digits = ascii_digits(&payload);
-        if payload_digits.len() != 11 {
-            return Err(MatriculeError::WrongLength {
-                length: payload_digits.len() + 2,
-            });
-        }
-        check_date(&payload_digits)?;
+        let payload = payload_from_parts(year, month, day, serial, 3)?;
         let mut digits = [0u8; 13];
-        digits[..11].copy_from_slice(&payload_digits);
-        digits[11] = luhn(&payload_digits);
-        digits[12] = verhoeff(&payload_digits);
+        digits[..11].copy_from_slice(&payload);
+        digits[11] = luhn(&payload);
+        digits[12] = verhoeff(&payload);
         Ok(Matricule { digits, len: 13 })
     }
 
@@ -238,14 +242,9 @@ impl Matricule {
         day: u8,
         serial: u8,
     ) -> Result<Matricule, MatriculeError> {
-        let payload = format!("{year:04}{month:02}{day:02}{serial:02}");
-        let payload_digits = ascii_digits(&payload);
-        let Ok(ten) = <[u8; 10]>::try_from(payload_digits.as_slice()) else {
-            return Err(MatriculeError::WrongLength {
-                length: payload_digits.len() + 1,
-            });
-        };
-        check_date(&ten)?;
+        let payload = payload_from_parts(year, month, day, u16::from(serial), 2)?;
+        let mut ten = [0u8; 10];
+        ten.copy_from_slice(&payload);
         let check = mod11(&ten).ok_or(MatriculeError::LegacyNotIssued)?;
         let mut digits = [0u8; 13];
         digits[..10].copy_from_slice(&ten);
@@ -260,8 +259,42 @@ impl Matricule {
     }
 }
 
-fn ascii_digits(s: &str) -> Vec<u8> {
-    s.bytes().map(|b| b.wrapping_sub(b'0')).collect()
+/// The digits of `YYYYMMDD` followed by `serial` on `serial_digits` digits,
+/// with the date checked.
+fn payload_from_parts(
+    year: u16,
+    month: u8,
+    day: u8,
+    serial: u16,
+    serial_digits: u32,
+) -> Result<Vec<u8>, MatriculeError> {
+    let max_serial = 10u16.pow(serial_digits) - 1;
+    if serial > max_serial {
+        return Err(MatriculeError::SerialOutOfRange { serial, max_serial });
+    }
+    // Parts too large for their digits; smaller ones are checked by
+    // `check_date` like parsed text.
+    let too_large = |part, value: u16, reason| MatriculeError::InvalidDate {
+        part,
+        value: value.to_string(),
+        reason,
+    };
+    if year > 9999 {
+        return Err(too_large(DatePart::Year, year, YEAR_REASON));
+    }
+    if month > 99 {
+        return Err(too_large(DatePart::Month, month.into(), MONTH_REASON));
+    }
+    if day > 99 {
+        return Err(too_large(DatePart::Day, day.into(), DAY_REASON));
+    }
+    let payload = format!(
+        "{year:04}{month:02}{day:02}{serial:0width$}",
+        width = serial_digits as usize
+    );
+    let digits: Vec<u8> = payload.bytes().map(|b| b - b'0').collect();
+    check_date(&digits)?;
+    Ok(digits)
 }
 
 fn digits_value(digits: &[u8]) -> u32 {
@@ -271,6 +304,10 @@ fn digits_value(digits: &[u8]) -> u32 {
 fn digits_text(digits: &[u8]) -> String {
     digits.iter().map(|&d| char::from(b'0' + d)).collect()
 }
+
+const YEAR_REASON: &str = "a four-digit birth year from 1800 on";
+const MONTH_REASON: &str = "01 to 12, or 00 when the month is unknown";
+const DAY_REASON: &str = "01 to 31, or 00 when the day is unknown";
 
 /// Checks the YYYYMMDD prefix; month and day may be `00` (unknown).
 fn check_date(digits: &[u8]) -> Result<(), MatriculeError> {
@@ -285,21 +322,13 @@ fn check_date(digits: &[u8]) -> Result<(), MatriculeError> {
     // Four digits: at most 9999, fits.
     let year = year as i32;
     if year < EARLIEST_BIRTH_YEAR {
-        return Err(invalid(DatePart::Year, 0..4, "a birth year from 1800 on"));
+        return Err(invalid(DatePart::Year, 0..4, YEAR_REASON));
     }
     if month > 12 {
-        return Err(invalid(
-            DatePart::Month,
-            4..6,
-            "01 to 12, or 00 when the month is unknown",
-        ));
+        return Err(invalid(DatePart::Month, 4..6, MONTH_REASON));
     }
     if day > 31 {
-        return Err(invalid(
-            DatePart::Day,
-            6..8,
-            "01 to 31, or 00 when the day is unknown",
-        ));
+        return Err(invalid(DatePart::Day, 6..8, DAY_REASON));
     }
     if month == 0 || day == 0 {
         return Ok(());
@@ -489,6 +518,39 @@ mod tests {
         assert_eq!(m.birth_year(), 1931);
         assert_eq!(m.to_string().parse::<Matricule>(), Ok(m));
         assert!(Matricule::from_parts(1931, 5, 0, 123).is_ok());
+    }
+
+    #[test]
+    fn parts_out_of_range_are_named() {
+        assert_eq!(
+            Matricule::from_parts(1950, 1, 1, 1000),
+            Err(MatriculeError::SerialOutOfRange {
+                serial: 1000,
+                max_serial: 999
+            })
+        );
+        assert_eq!(
+            Matricule::legacy_from_parts(1950, 1, 1, 100),
+            Err(MatriculeError::SerialOutOfRange {
+                serial: 100,
+                max_serial: 99
+            })
+        );
+        for (year, month, day, part) in [
+            (10_000, 1, 1, DatePart::Year),
+            (1799, 1, 1, DatePart::Year),
+            (1950, 100, 1, DatePart::Month),
+            (1950, 13, 1, DatePart::Month),
+            (1950, 1, 200, DatePart::Day),
+            (1950, 1, 32, DatePart::Day),
+        ] {
+            let Err(MatriculeError::InvalidDate { part: seen, .. }) =
+                Matricule::from_parts(year, month, day, 1)
+            else {
+                panic!("{year}-{month}-{day} accepted");
+            };
+            assert_eq!(seen, part);
+        }
     }
 
     #[test]

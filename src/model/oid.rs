@@ -26,7 +26,7 @@ pub enum OidError {
     },
     /// A character other than a digit or a dot.
     #[error(
-        "the OID has '{character}' at position {position}: only digits and dots are allowed (e.g. 1.3.182.4.4)"
+        "the OID has {character:?} at position {position}: only digits and dots are allowed (e.g. 1.3.182.4.4)"
     )]
     InvalidCharacter {
         /// 1-based position.

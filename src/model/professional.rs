@@ -28,7 +28,7 @@ pub enum EHealthIdError {
     },
     /// A character other than an ASCII letter or digit.
     #[error(
-        "the eHealth id has '{character}' at position {position}: only letters A-Z and digits are allowed"
+        "the eHealth id has {character:?} at position {position}: only letters A-Z and digits are allowed"
     )]
     InvalidCharacter {
         /// 1-based position in the trimmed text.

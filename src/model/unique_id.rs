@@ -50,7 +50,7 @@ const MIN_RANDOM_DIGITS: usize = 10;
 const MAX_RANDOM_DIGITS: usize = 18;
 
 impl UniqueIdGenerator {
-    /// Longest root that still leaves [`MIN_RANDOM_DIGITS`] digits.
+    /// Longest root that still leaves 10 digits for the random part.
     pub const MAX_ROOT_LEN: usize = Oid::MAX_LEN - TIMESTAMP_PART - MIN_RANDOM_DIGITS;
 
     /// A generator under `root`, seeded from the OS random source.
