@@ -447,7 +447,16 @@ mod tests {
 
         let tail = log.tail(5).unwrap();
         let ids: Vec<String> = tail.iter().map(|l| unique_id_of(l)).collect();
-        assert_eq!(ids, ["2.25.1035", "2.25.1036", "2.25.1037", "2.25.1038", "2.25.1039"]);
+        assert_eq!(
+            ids,
+            [
+                "2.25.1035",
+                "2.25.1036",
+                "2.25.1037",
+                "2.25.1038",
+                "2.25.1039"
+            ]
+        );
 
         // More than the files hold: everything kept, oldest first, across files.
         let all = log.tail(1000).unwrap();

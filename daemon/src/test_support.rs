@@ -20,4 +20,3 @@ pub fn check_doc_section(doc: &str, begin: &str, end: &str, expected: &str) {
     }
     panic!("{doc} is stale; run the test with UPDATE_DOCS=1. Expected:\n{expected}");
 }
-

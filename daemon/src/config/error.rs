@@ -54,7 +54,8 @@ pub enum ConfigError {
     },
     #[error(
         "no configuration location: neither XDG_CONFIG_HOME nor HOME is set; \
-         name the file with --config or {}", super::CONFIG_ENV
+         name the file with --config or {}",
+        super::CONFIG_ENV
     )]
     NoLocation,
     #[error("{}: the configuration file was removed; the running configuration stays", path.display())]
@@ -139,7 +140,9 @@ fn name_the_key(path: &str, message: &str) -> (String, String) {
         let expected = expected.trim_start_matches(',').trim();
         return (
             under(field),
-            format!("unknown key (a typo?); {expected}").trim_end_matches("; ").to_owned(),
+            format!("unknown key (a typo?); {expected}")
+                .trim_end_matches("; ")
+                .to_owned(),
         );
     }
     if let Some(rest) = message.strip_prefix("missing field `")
@@ -157,7 +160,11 @@ fn name_the_key(path: &str, message: &str) -> (String, String) {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -177,11 +184,7 @@ mod tests {
             )
         );
         assert_eq!(
-            name_the_key(
-                "platform.colour",
-                "unknown field `colour`, expected `name`"
-            )
-            .0,
+            name_the_key("platform.colour", "unknown field `colour`, expected `name`").0,
             "platform.colour"
         );
         assert_eq!(

@@ -29,11 +29,7 @@ impl XdgDirs {
     /// `XDG_*_HOME` is ignored, and `$HOME/.config`, `$HOME/.local/state`,
     /// `$HOME/.local/share` are the fallbacks.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> XdgDirs {
-        let absolute = |name: &str| {
-            lookup(name)
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-        };
+        let absolute = |name: &str| lookup(name).map(PathBuf::from).filter(|p| p.is_absolute());
         let home = absolute("HOME");
         let pick = |var: &str, fallback: &str| {
             absolute(var).or_else(|| home.as_ref().map(|h| h.join(fallback)))

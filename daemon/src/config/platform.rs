@@ -191,11 +191,7 @@ impl DocumentDefaults {
                 "1.3.6.1.4.1.19376.1.2.3",
                 "mimeType Sufficient",
             )),
-            practice_setting_code: Some(CodeEntry::new(
-                "GENERAL",
-                SCHEME,
-                "Médecine générale",
-            )),
+            practice_setting_code: Some(CodeEntry::new("GENERAL", SCHEME, "Médecine générale")),
             healthcare_facility_type_code: Some(CodeEntry::new(
                 "PRACTICE",
                 SCHEME,

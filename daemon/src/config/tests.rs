@@ -167,9 +167,10 @@ fn a_complete_production_profile_parses() {
 #[test]
 fn unknown_keys_are_refused_by_name() {
     let f = Fixture::new();
-    let text = f
-        .production_toml()
-        .replace("kind = \"production\"", "kind = \"production\"\ncolour = \"red\"");
+    let text = f.production_toml().replace(
+        "kind = \"production\"",
+        "kind = \"production\"\ncolour = \"red\"",
+    );
     let err = f.parse(&text).unwrap_err();
     assert_eq!(problem_keys(&err), ["platform.colour"], "{err}");
     assert!(err.to_string().contains("unknown key"), "{err}");
@@ -195,7 +196,11 @@ fn wrong_types_and_missing_keys_are_named() {
     let err = f
         .parse("[session]\nidle_timeout_minutes = \"sixty\"\n")
         .unwrap_err();
-    assert_eq!(problem_keys(&err), ["session.idle_timeout_minutes"], "{err}");
+    assert_eq!(
+        problem_keys(&err),
+        ["session.idle_timeout_minutes"],
+        "{err}"
+    );
 
     let text = f
         .production_toml()
@@ -269,7 +274,13 @@ fn production_refuses_test_cards_and_needs_the_idp_certificate() {
     assert_eq!(problem_keys(&err), ["platform.accepts_test_cards"], "{err}");
     // The same profile of kind sandbox may accept test cards.
     let sandbox = text.replace("kind = \"production\"", "kind = \"sandbox\"");
-    assert!(f.parse(&sandbox).unwrap().platform.unwrap().accepts_test_cards);
+    assert!(
+        f.parse(&sandbox)
+            .unwrap()
+            .platform
+            .unwrap()
+            .accepts_test_cards
+    );
 
     let idp_line = format!(
         "idp_certificate_file = \"{}\"\n",
@@ -277,7 +288,11 @@ fn production_refuses_test_cards_and_needs_the_idp_certificate() {
     );
     let text = f.production_toml().replace(&idp_line, "");
     let err = f.parse(&text).unwrap_err();
-    assert_eq!(problem_keys(&err), ["platform.idp_certificate_file"], "{err}");
+    assert_eq!(
+        problem_keys(&err),
+        ["platform.idp_certificate_file"],
+        "{err}"
+    );
 }
 
 #[test]
@@ -287,7 +302,10 @@ fn every_problem_is_reported_at_once() {
         .production_toml()
         .replace("idle_timeout_minutes = 30", "idle_timeout_minutes = 0")
         .replace("retry_max_seconds = 600", "retry_max_seconds = 2")
-        .replace("repository_unique_id = \"1.3.182.4.4.1\"", "repository_unique_id = \"repo\"")
+        .replace(
+            "repository_unique_id = \"1.3.182.4.4.1\"",
+            "repository_unique_id = \"repo\"",
+        )
         .replace("code = \"R\"", "code = \"N\"")
         .replace("language = \"fr-LU\"", "language = \"fr_LU\"");
     let err = f.parse(&text).unwrap_err();
@@ -326,7 +344,11 @@ fn relative_folders_are_refused() {
     let err = f
         .parse("[outbox]\nspool_dir = \"spool\"\n[log]\naudit_dir = \"~/audit\"\n")
         .unwrap_err();
-    assert_eq!(problem_keys(&err), ["outbox.spool_dir", "log.audit_dir"], "{err}");
+    assert_eq!(
+        problem_keys(&err),
+        ["outbox.spool_dir", "log.audit_dir"],
+        "{err}"
+    );
 }
 
 #[test]
@@ -366,7 +388,9 @@ fn the_key_table_covers_every_key_exactly() {
     }
     for doc in keys::KEYS {
         assert!(
-            leaves.keys().any(|l| keys::covering(l).map(|d| d.key) == Some(doc.key)),
+            leaves
+                .keys()
+                .any(|l| keys::covering(l).map(|d| d.key) == Some(doc.key)),
             "{} is documented but is no key of Config",
             doc.key
         );
@@ -425,8 +449,9 @@ visite_annonce = {{ code = "V", scheme = "s" }}
             d if d.starts_with('`') || d.contains(' ') => {} // described in words
             d => {
                 let real = real.unwrap_or_else(|| panic!("{} has no default", doc.key));
-                let written: toml::Value =
-                    toml::from_str(&format!("v = {d}")).map(|t: toml::Table| t["v"].clone()).unwrap();
+                let written: toml::Value = toml::from_str(&format!("v = {d}"))
+                    .map(|t: toml::Table| t["v"].clone())
+                    .unwrap();
                 assert_eq!(
                     serde_json::to_value(&written).unwrap(),
                     *real,
@@ -504,7 +529,11 @@ fn a_platform_change_ends_the_session() {
         ]
     );
     assert!(effect.ends_session());
-    assert!(effect.to_string().contains("ends the session: platform.registry_url"));
+    assert!(
+        effect
+            .to_string()
+            .contains("ends the session: platform.registry_url")
+    );
 }
 
 #[test]
@@ -537,7 +566,11 @@ fn switching_between_sandbox_and_platform_is_both() {
     sandbox.sandbox.enabled = None;
     let effect = diff(&production, &sandbox);
     assert!(effect.ends_session());
-    assert!(effect.keys(Applies::NeedsRestart).contains(&"sandbox.enabled"));
+    assert!(
+        effect
+            .keys(Applies::NeedsRestart)
+            .contains(&"sandbox.enabled")
+    );
     assert!(effect.keys(Applies::EndsSession).contains(&"platform.name"));
 }
 
@@ -575,7 +608,10 @@ async fn the_watcher_reloads_refuses_and_recovers() {
     // An invalid file is refused and says why; the running config stays.
     std::fs::write(
         &path,
-        text.replace("https://xds.dsp.example/registry", "http://xds.dsp.example/registry"),
+        text.replace(
+            "https://xds.dsp.example/registry",
+            "http://xds.dsp.example/registry",
+        ),
     )
     .unwrap();
     let err = next_event(&mut rx).await.unwrap_err();

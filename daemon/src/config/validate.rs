@@ -165,8 +165,20 @@ fn check_drop_folder(config: &Config, p: &mut Vec<Problem>) {
     if let Some(path) = &d.path {
         check_absolute_dir("drop_folder.path", path, p);
     }
-    check_range("drop_folder.poll_seconds", d.poll_seconds.into(), 1, 3600, p);
-    check_range("drop_folder.keep_sent_days", d.keep_sent_days.into(), 0, 3650, p);
+    check_range(
+        "drop_folder.poll_seconds",
+        d.poll_seconds.into(),
+        1,
+        3600,
+        p,
+    );
+    check_range(
+        "drop_folder.keep_sent_days",
+        d.keep_sent_days.into(),
+        0,
+        3650,
+        p,
+    );
 }
 
 fn check_session(config: &Config, p: &mut Vec<Problem>) {
@@ -224,7 +236,13 @@ fn check_outbox(config: &Config, p: &mut Vec<Problem>) {
         10_000,
         p,
     );
-    check_range("outbox.keep_done_hours", o.keep_done_hours.into(), 0, 8760, p);
+    check_range(
+        "outbox.keep_done_hours",
+        o.keep_done_hours.into(),
+        0,
+        8760,
+        p,
+    );
     check_range(
         "outbox.upload_expiry_minutes",
         o.upload_expiry_minutes.into(),
@@ -244,7 +262,13 @@ fn check_log(config: &Config, p: &mut Vec<Problem>) {
         1024 * 1024 * 1024,
         p,
     );
-    check_range("log.audit_keep_files", l.audit_keep_files.into(), 1, 1000, p);
+    check_range(
+        "log.audit_keep_files",
+        l.audit_keep_files.into(),
+        1,
+        1000,
+        p,
+    );
 }
 
 fn check_range(key: &str, value: u64, min: u64, max: u64, p: &mut Vec<Problem>) {
