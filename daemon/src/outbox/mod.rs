@@ -556,7 +556,9 @@ impl Outbox {
 
     // ------------------------------------------------------------ internals
 
-    /// Changes a job: the spool first, then memory, then an event.
+    /// Changes a job: the spool first, then memory, then an event. The
+    /// record write (a few KiB, two fsyncs) is done in place, under the
+    /// lock, so that memory never runs ahead of the disk.
     fn update(
         &self,
         id: Uuid,

@@ -246,6 +246,19 @@ impl Outbox {
             }
         };
         let content = self.inner.spool.content_path(id);
+        if !content.is_file() {
+            // Only a hand-edited or damaged spool gets here.
+            self.finish(
+                id,
+                JobState::Failed,
+                Some(ErrorInfo {
+                    code: ErrorCode::Io,
+                    message: format!("the spooled copy {} is missing", content.display()),
+                    hint: Some("discard the job and push the document again".to_owned()),
+                }),
+            );
+            return AfterAttempt::Continue;
+        }
         let failure = match uploader.upload(&record, &content).await {
             UploadOutcome::Registered => {
                 self.finish(id, JobState::Done, None);

@@ -221,7 +221,12 @@ impl UploadStore {
             let touched = last_touched(&dir);
             let idle = now.duration_since(touched).unwrap_or_default();
             if idle > max_idle {
-                fs::remove_dir_all(&dir).map_err(OutboxError::io(&dir, "remove"))?;
+                let removal = if dir.is_dir() {
+                    fs::remove_dir_all(&dir)
+                } else {
+                    fs::remove_file(&dir)
+                };
+                removal.map_err(OutboxError::io(&dir, "remove"))?;
                 removed += 1;
             }
         }
