@@ -14,6 +14,7 @@
 pub mod config;
 pub mod pki;
 pub mod server;
+pub mod soap_service;
 
 pub use config::SandboxConfig;
 pub use server::{RunningSandbox, Sandbox, SandboxError};
