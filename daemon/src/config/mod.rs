@@ -23,9 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, Problem};
 pub use paths::{CONFIG_ENV, CONFIG_FILE_NAME, ConfigLocation, XdgDirs};
-pub use platform::{
-    AssertionKind, CodeEntry, ConfidentialityCodes, DocumentDefaults, PlatformKind, PlatformProfile,
-};
+pub use platform::{AssertionKind, DocumentDefaults, PlatformKind, PlatformProfile};
 pub use reload::{Applies, Change, ReloadEffect, diff};
 pub(crate) use validate::is_language_tag;
 #[cfg(test)]

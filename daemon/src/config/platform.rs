@@ -3,10 +3,9 @@
 //! moving from the sandbox to the real platform is a configuration change
 //! (docs/platform-protocol.md).
 
-use std::fmt;
 use std::path::PathBuf;
 
-use dspconnect::model::ConfidentialityMode;
+use dspconnect::model::{Code, ConfidentialityCodeTable, PatientInformedStatement};
 use serde::{Deserialize, Serialize};
 
 /// A platform profile (`[platform]`).
@@ -47,7 +46,9 @@ pub struct PlatformProfile {
     /// The DocumentEntry slot carrying the statement that the patient was
     /// informed and agrees.
     pub patient_informed_slot: String,
-    pub confidentiality_codes: ConfidentialityCodes,
+    /// The confidentialityCode of each charter mode (`[platform.confidentiality_codes.<mode>]`,
+    /// each with `code`, `coding_scheme` and `display_name`).
+    pub confidentiality_codes: ConfidentialityCodeTable,
     #[serde(default)]
     pub defaults: DocumentDefaults,
     /// Whether sandbox test cards may authenticate (sandbox kind only).
@@ -91,119 +92,48 @@ impl<'de> Deserialize<'de> for AssertionKind {
     }
 }
 
-/// A code from a coding scheme, as the profile gives it.
-///
-/// Seam: `dspconnect::model` will carry the shared code types and the
-/// `ConfidentialityCodeTable`; this struct is the profile's own until then.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CodeEntry {
-    pub code: String,
-    pub scheme: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
-}
-
-impl CodeEntry {
-    pub fn new(code: &str, scheme: &str, display: &str) -> CodeEntry {
-        CodeEntry {
-            code: code.to_owned(),
-            scheme: scheme.to_owned(),
-            display: Some(display.to_owned()),
-        }
-    }
-}
-
-impl fmt::Display for CodeEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}^^{}", self.code, self.scheme)
-    }
-}
-
-/// The confidentialityCode of each charter mode (`[platform.confidentiality_codes]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfidentialityCodes {
-    pub normal: CodeEntry,
-    pub restreint: CodeEntry,
-    pub prive: CodeEntry,
-    pub visite_annonce: CodeEntry,
-}
-
-impl ConfidentialityCodes {
-    /// The sandbox's values (docs/platform-protocol.md, "Confidentiality codes").
-    pub fn sandbox() -> ConfidentialityCodes {
-        const SCHEME: &str = "urn:dspconnect:sandbox:confidentiality";
-        ConfidentialityCodes {
-            normal: CodeEntry::new("N", SCHEME, "Normal"),
-            restreint: CodeEntry::new("R", SCHEME, "Restreint"),
-            prive: CodeEntry::new("P", SCHEME, "Privé"),
-            visite_annonce: CodeEntry::new("VA", SCHEME, "Visite d'annonce"),
-        }
-    }
-
-    pub fn code_for(&self, mode: ConfidentialityMode) -> &CodeEntry {
-        match mode {
-            ConfidentialityMode::Normal => &self.normal,
-            ConfidentialityMode::Restreint => &self.restreint,
-            ConfidentialityMode::Prive => &self.prive,
-            ConfidentialityMode::VisiteAnnonce => &self.visite_annonce,
-        }
-    }
-
-    /// The mode a registered code stands for.
-    pub fn mode_for(&self, code: &str, scheme: &str) -> Option<ConfidentialityMode> {
-        ConfidentialityMode::ALL.into_iter().find(|&m| {
-            let entry = self.code_for(m);
-            entry.code == code && entry.scheme == scheme
-        })
-    }
-}
-
 /// Metadata used when a push does not give it (`[platform.defaults]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentDefaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class_code: Option<CodeEntry>,
+    pub class_code: Option<Code>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_code: Option<CodeEntry>,
+    pub type_code: Option<Code>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format_code: Option<CodeEntry>,
+    pub format_code: Option<Code>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub practice_setting_code: Option<CodeEntry>,
+    pub practice_setting_code: Option<Code>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub healthcare_facility_type_code: Option<CodeEntry>,
+    pub healthcare_facility_type_code: Option<Code>,
     /// BCP 47 (`fr-LU`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
 }
 
 impl DocumentDefaults {
-    /// What the embedded sandbox's profile uses.
+    /// What the embedded sandbox's profile uses (constant, valid codes: a
+    /// test checks every one is present).
     pub fn sandbox() -> DocumentDefaults {
         const SCHEME: &str = "urn:dspconnect:sandbox:codes";
         DocumentDefaults {
-            class_code: Some(CodeEntry::new("REPORT", SCHEME, "Rapport")),
-            type_code: Some(CodeEntry::new("CLINICAL-NOTE", SCHEME, "Note clinique")),
-            format_code: Some(CodeEntry::new(
+            class_code: Code::new("REPORT", SCHEME, "Rapport").ok(),
+            type_code: Code::new("CLINICAL-NOTE", SCHEME, "Note clinique").ok(),
+            format_code: Code::new(
                 "urn:ihe:iti:xds:2017:mimeTypeSufficient",
                 "1.3.6.1.4.1.19376.1.2.3",
                 "mimeType Sufficient",
-            )),
-            practice_setting_code: Some(CodeEntry::new("GENERAL", SCHEME, "Médecine générale")),
-            healthcare_facility_type_code: Some(CodeEntry::new(
-                "PRACTICE",
-                SCHEME,
-                "Cabinet médical",
-            )),
+            )
+            .ok(),
+            practice_setting_code: Code::new("GENERAL", SCHEME, "Médecine générale").ok(),
+            healthcare_facility_type_code: Code::new("PRACTICE", SCHEME, "Cabinet médical").ok(),
             language: Some("fr-LU".to_owned()),
         }
     }
 }
 
 /// The slot name the sandbox uses for the patient-informed statement.
-pub const SANDBOX_PATIENT_INFORMED_SLOT: &str = "urn:dspconnect:sandbox:patientInformed";
+pub const SANDBOX_PATIENT_INFORMED_SLOT: &str = PatientInformedStatement::SLOT_NAME;
 
 /// The sandbox's repository uniqueId.
 pub const SANDBOX_REPOSITORY_UNIQUE_ID: &str = "1.3.182.4.4.99.1";
@@ -229,7 +159,7 @@ impl PlatformProfile {
             unique_id_root: None,
             assertion_kind: AssertionKind::Bearer,
             patient_informed_slot: SANDBOX_PATIENT_INFORMED_SLOT.to_owned(),
-            confidentiality_codes: ConfidentialityCodes::sandbox(),
+            confidentiality_codes: ConfidentialityCodeTable::sandbox(),
             defaults: DocumentDefaults::sandbox(),
             accepts_test_cards: true,
         }
@@ -244,5 +174,27 @@ impl PlatformProfile {
             ("services_url", &self.services_url),
             ("activation_url", &self.activation_url),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_defaults_are_all_present() {
+        let d = DocumentDefaults::sandbox();
+        for (name, code) in [
+            ("class_code", &d.class_code),
+            ("type_code", &d.type_code),
+            ("format_code", &d.format_code),
+            ("practice_setting_code", &d.practice_setting_code),
+            (
+                "healthcare_facility_type_code",
+                &d.healthcare_facility_type_code,
+            ),
+        ] {
+            assert!(code.is_some(), "{name} is not a valid code");
+        }
     }
 }

@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dspconnect::model::ConfidentialityMode;
+use dspconnect::model::{Code, ConfidentialityCodeTable, ConfidentialityMode};
 
 use super::*;
 
@@ -45,17 +45,17 @@ patient_informed_slot = "urn:lu:esante:patientInformed"
 accepts_test_cards = false
 
 [platform.confidentiality_codes]
-normal = {{ code = "N", scheme = "1.3.182.4.4.2", display = "Normal" }}
-restreint = {{ code = "R", scheme = "1.3.182.4.4.2", display = "Restreint" }}
-prive = {{ code = "P", scheme = "1.3.182.4.4.2" }}
-visite_annonce = {{ code = "V", scheme = "1.3.182.4.4.2" }}
+normal = {{ code = "N", coding_scheme = "1.3.182.4.4.2", display_name = "Normal" }}
+restreint = {{ code = "R", coding_scheme = "1.3.182.4.4.2", display_name = "Restreint" }}
+prive = {{ code = "P", coding_scheme = "1.3.182.4.4.2", display_name = "Privé" }}
+visite_annonce = {{ code = "V", coding_scheme = "1.3.182.4.4.2", display_name = "Visite d'annonce" }}
 
 [platform.defaults]
-class_code = {{ code = "C", scheme = "s" }}
-type_code = {{ code = "T", scheme = "s" }}
-format_code = {{ code = "F", scheme = "s" }}
-practice_setting_code = {{ code = "P", scheme = "s" }}
-healthcare_facility_type_code = {{ code = "H", scheme = "s" }}
+class_code = {{ code = "C", coding_scheme = "s", display_name = "C" }}
+type_code = {{ code = "T", coding_scheme = "s", display_name = "T" }}
+format_code = {{ code = "F", coding_scheme = "s", display_name = "F" }}
+practice_setting_code = {{ code = "P", coding_scheme = "s", display_name = "P" }}
+healthcare_facility_type_code = {{ code = "H", coding_scheme = "s", display_name = "H" }}
 language = "fr-LU"
 
 [sandbox]
@@ -151,13 +151,14 @@ fn a_complete_production_profile_parses() {
         platform
             .confidentiality_codes
             .code_for(ConfidentialityMode::Restreint)
-            .code,
+            .code(),
         "R"
     );
     assert_eq!(
         platform
             .confidentiality_codes
-            .mode_for("V", "1.3.182.4.4.2"),
+            .mode_for("V", "1.3.182.4.4.2")
+            .ok(),
         Some(ConfidentialityMode::VisiteAnnonce)
     );
     assert_eq!(config.log.level, LogLevel::Debug);
@@ -296,6 +297,23 @@ fn production_refuses_test_cards_and_needs_the_idp_certificate() {
 }
 
 #[test]
+fn two_modes_sharing_a_confidentiality_code_are_refused() {
+    let f = Fixture::new();
+    let text = f.production_toml().replace("code = \"R\"", "code = \"N\"");
+    let err = f.parse(&text).unwrap_err();
+    assert_eq!(
+        problem_keys(&err),
+        ["platform.confidentiality_codes"],
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("'normal' and 'restreint'") && message.contains("own code"),
+        "{message}"
+    );
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let f = Fixture::new();
     let text = f
@@ -306,7 +324,6 @@ fn every_problem_is_reported_at_once() {
             "repository_unique_id = \"1.3.182.4.4.1\"",
             "repository_unique_id = \"repo\"",
         )
-        .replace("code = \"R\"", "code = \"N\"")
         .replace("language = \"fr-LU\"", "language = \"fr_LU\"");
     let err = f.parse(&text).unwrap_err();
     let mut keys = problem_keys(&err);
@@ -315,7 +332,6 @@ fn every_problem_is_reported_at_once() {
         keys,
         [
             "outbox.retry_max_seconds",
-            "platform.confidentiality_codes.restreint",
             "platform.defaults.language",
             "platform.repository_unique_id",
             "session.idle_timeout_minutes",
@@ -415,10 +431,10 @@ ca_file = "{}"
 repository_unique_id = "1.2.3"
 patient_informed_slot = "slot"
 [platform.confidentiality_codes]
-normal = {{ code = "N", scheme = "s" }}
-restreint = {{ code = "R", scheme = "s" }}
-prive = {{ code = "P", scheme = "s" }}
-visite_annonce = {{ code = "V", scheme = "s" }}
+normal = {{ code = "N", coding_scheme = "s", display_name = "N" }}
+restreint = {{ code = "R", coding_scheme = "s", display_name = "R" }}
+prive = {{ code = "P", coding_scheme = "s", display_name = "P" }}
+visite_annonce = {{ code = "V", coding_scheme = "s", display_name = "V" }}
 "#,
         f.path("ca.pem").display()
     );
@@ -517,7 +533,18 @@ fn a_platform_change_ends_the_session() {
     let mut new = old.clone();
     let platform = new.platform.as_mut().unwrap();
     platform.registry_url = "https://other.example/registry".into();
-    platform.confidentiality_codes.prive.code = "PR".into();
+    let codes = &platform.confidentiality_codes;
+    let with_new_prive = |mode| match mode {
+        ConfidentialityMode::Prive => Code::new("PR", "1.3.182.4.4.2", "Privé").unwrap(),
+        other => codes.code_for(other).clone(),
+    };
+    platform.confidentiality_codes = ConfidentialityCodeTable::new(
+        with_new_prive(ConfidentialityMode::Normal),
+        with_new_prive(ConfidentialityMode::Restreint),
+        with_new_prive(ConfidentialityMode::Prive),
+        with_new_prive(ConfidentialityMode::VisiteAnnonce),
+    )
+    .unwrap();
     platform.defaults.class_code = None;
     let effect = diff(&old, &new);
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::platform::{CodeEntry, PlatformKind, PlatformProfile};
+use super::platform::{PlatformKind, PlatformProfile};
 use super::{Config, Problem};
 
 /// The longest uniqueId XDS allows (ITI TF-3 4.2.3.2.26: an OID of at most 64 characters).
@@ -90,41 +90,7 @@ fn check_platform(platform: &PlatformProfile, p: &mut Vec<Problem>) {
             "must be a slot name without spaces",
         ));
     }
-    let codes = &platform.confidentiality_codes;
-    let table = [
-        ("normal", &codes.normal),
-        ("restreint", &codes.restreint),
-        ("prive", &codes.prive),
-        ("visite_annonce", &codes.visite_annonce),
-    ];
-    for (i, (mode, entry)) in table.iter().enumerate() {
-        let k = key(&format!("confidentiality_codes.{mode}"));
-        check_code(&k, entry, p);
-        if let Some((other, _)) = table[..i]
-            .iter()
-            .find(|(_, e)| e.code == entry.code && e.scheme == entry.scheme)
-        {
-            p.push(Problem::new(
-                k,
-                format!("same code and scheme as confidentiality_codes.{other}: each mode needs its own code"),
-            ));
-        }
-    }
     let d = &platform.defaults;
-    for (name, entry) in [
-        ("class_code", &d.class_code),
-        ("type_code", &d.type_code),
-        ("format_code", &d.format_code),
-        ("practice_setting_code", &d.practice_setting_code),
-        (
-            "healthcare_facility_type_code",
-            &d.healthcare_facility_type_code,
-        ),
-    ] {
-        if let Some(entry) = entry {
-            check_code(&key(&format!("defaults.{name}")), entry, p);
-        }
-    }
     if let Some(lang) = &d.language
         && !is_language_tag(lang)
     {
@@ -312,16 +278,6 @@ fn check_existing_file(key: &str, path: &Path, p: &mut Vec<Problem>) {
             key,
             format!("'{}' is not a readable file", path.display()),
         ));
-    }
-}
-
-fn check_code(key: &str, entry: &CodeEntry, p: &mut Vec<Problem>) {
-    let blank = |s: &str| s.trim().is_empty() || s.chars().any(char::is_control);
-    if blank(&entry.code) {
-        p.push(Problem::new(format!("{key}.code"), "must not be empty"));
-    }
-    if blank(&entry.scheme) {
-        p.push(Problem::new(format!("{key}.scheme"), "must not be empty"));
     }
 }
 

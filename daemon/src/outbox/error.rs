@@ -39,8 +39,8 @@ pub enum OutboxError {
         field: &'static str,
         problem: String,
     },
-    #[error("metadata.patient: '{0}' is not a matricule (13 digits, or the older 11)")]
-    BadMatricule(String),
+    #[error("metadata.patient: {0}")]
+    BadMatricule(#[source] dspconnect::model::MatriculeError),
     #[error(
         "metadata.patient_statement.informed_and_agrees must be true: the charter requires the \
          patient's agreement, « dûment averti », before a document is sent"

@@ -2,25 +2,20 @@
 //! checked and completed with the platform profile's defaults and code
 //! table, fixed at enqueue (what the user pushed is what is sent, whatever
 //! the profile says later).
-//!
-//! Seam: `dspconnect::model` will carry the shared matricule and metadata
-//! types; until it lands the matricule is checked here for its shape only
-//! (13 digits, or the older 11), the Luhn/Verhoeff check digits are the
-//! model's.
 
 use dspconnect::ipc::protocol::{CodeParam, PushMetadata};
-use dspconnect::model::ConfidentialityMode;
+use dspconnect::model::{Code, ConfidentialityCodeTable, ConfidentialityMode, Matricule};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::OutboxError;
-use crate::config::{CodeEntry, ConfidentialityCodes, DocumentDefaults, PlatformProfile};
+use crate::config::{DocumentDefaults, PlatformProfile};
 
 /// What enqueue needs from the platform profile, snapshotted by the caller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResolveContext {
-    pub codes: ConfidentialityCodes,
+    pub codes: ConfidentialityCodeTable,
     pub defaults: DocumentDefaults,
     pub unique_id_root: Option<String>,
 }
@@ -43,13 +38,13 @@ pub struct DocumentMetadata {
     pub title: String,
     pub mode: ConfidentialityMode,
     /// The mode's code in the profile's table at enqueue.
-    pub confidentiality_code: CodeEntry,
+    pub confidentiality_code: Code,
     pub mime_type: String,
-    pub class_code: CodeEntry,
-    pub type_code: CodeEntry,
-    pub format_code: CodeEntry,
-    pub practice_setting_code: CodeEntry,
-    pub healthcare_facility_type_code: CodeEntry,
+    pub class_code: Code,
+    pub type_code: Code,
+    pub format_code: Code,
+    pub practice_setting_code: Code,
+    pub healthcare_facility_type_code: Code,
     pub language: String,
     #[serde(with = "time::serde::rfc3339")]
     pub creation_time: OffsetDateTime,
@@ -263,32 +258,28 @@ pub fn sniff(head: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// The matricule in its canonical digits (all checks of
+/// [`Matricule`]: length, date, Luhn and Verhoeff or the legacy mod-11).
 fn check_matricule(s: &str) -> Result<String, OutboxError> {
-    let s = s.trim();
-    if matches!(s.len(), 11 | 13) && s.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(s.to_owned())
-    } else {
-        Err(OutboxError::BadMatricule(s.to_owned()))
-    }
+    s.parse::<Matricule>()
+        .map(|m| m.to_string())
+        .map_err(OutboxError::BadMatricule)
 }
 
 fn code(
     name: &'static str,
     given: &Option<CodeParam>,
-    default: &Option<CodeEntry>,
-) -> Result<CodeEntry, OutboxError> {
+    default: &Option<Code>,
+) -> Result<Code, OutboxError> {
     let field = field_name(name);
     match (given, default) {
-        (Some(p), _) => {
-            if p.code.trim().is_empty() || p.scheme.trim().is_empty() {
-                return Err(bad(field, "code and scheme must not be empty".to_owned()));
-            }
-            Ok(CodeEntry {
-                code: p.code.clone(),
-                scheme: p.scheme.clone(),
-                display: p.display.clone(),
-            })
-        }
+        // A caller may leave the display name out: the code then names itself.
+        (Some(p), _) => Code::new(
+            p.code.clone(),
+            p.scheme.clone(),
+            p.display.clone().unwrap_or_else(|| p.code.clone()),
+        )
+        .map_err(|e| bad(field, e.to_string())),
         (None, Some(d)) => Ok(d.clone()),
         (None, None) => Err(bad(
             field,
@@ -340,7 +331,7 @@ mod tests {
 
     fn context() -> ResolveContext {
         ResolveContext {
-            codes: ConfidentialityCodes::sandbox(),
+            codes: ConfidentialityCodeTable::sandbox(),
             defaults: DocumentDefaults::sandbox(),
             unique_id_root: None,
         }
@@ -382,7 +373,7 @@ mod tests {
             .finish(b"%PDF-1.7\n")
             .unwrap();
         assert_eq!(m.mime_type, "application/pdf");
-        assert_eq!(m.confidentiality_code.code, "R");
+        assert_eq!(m.confidentiality_code.code(), "R");
         assert_eq!(m.language, "fr-LU");
         assert_eq!(
             m.class_code,

@@ -19,7 +19,8 @@ use sha1::Digest as _;
 use tokio::sync::watch;
 
 use super::*;
-use crate::config::{ConfidentialityCodes, DocumentDefaults};
+use crate::config::DocumentDefaults;
+use dspconnect::model::ConfidentialityCodeTable;
 
 // ------------------------------------------------------------------ fixtures
 
@@ -51,7 +52,7 @@ fn policy() -> OutboxPolicy {
 
 fn context() -> ResolveContext {
     ResolveContext {
-        codes: ConfidentialityCodes::sandbox(),
+        codes: ConfidentialityCodeTable::sandbox(),
         defaults: DocumentDefaults::sandbox(),
         unique_id_root: None,
     }
