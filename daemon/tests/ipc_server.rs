@@ -209,7 +209,7 @@ fn each_malformed_request_gets_its_own_code_and_the_connection_survives() {
         r#"{{"jsonrpc":"2.0","id":5,"method":"document.push","params":{{"source":{{"path":"/tmp/a.pdf"}},"metadata":{{"patient":{PATIENT},"title":"t","patient_statement":{{"informed_and_agrees":true}}}}}}}}"#
     ));
     assert_error(&a, json!(5), -32602, ErrorCode::InvalidParams);
-    assert_eq!(a["error"]["data"]["field"], "params.metadata.patient");
+    assert_eq!(a["error"]["data"]["field"], "metadata.patient");
     assert!(
         a["error"]["message"]
             .as_str()

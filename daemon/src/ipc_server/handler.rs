@@ -50,14 +50,15 @@ type BoxedRoute = Arc<dyn Fn(ConnectionContext, Value) -> BoxedAnswer + Send + S
 /// # use dspconnectd::ipc_server::Router;
 /// # use dspconnect::ipc::protocol::*;
 /// let router = Router::new()
-///     .route::<JobStatus, _, _>(|_ctx, params: JobRef| async move {
+///     .route::<JobStatus, _>(|_ctx, params: JobRef| async move {
 ///         Err(RpcError::new(dspconnect::ErrorCode::UnknownJob, format!("no job {}", params.job_id)))
 ///     });
 /// ```
 ///
 /// Parameters are deserialized into `M::Params` before the function runs;
 /// when they do not fit, the caller gets `InvalidParams` with serde's
-/// message and the path of the field at fault in `data.field`. A method with
+/// message and the path of the field at fault in `data.field`
+/// (`metadata.patient`). A method with
 /// no route answers `MethodNotFound` saying this daemon does not offer it.
 #[derive(Clone, Default)]
 pub struct Router {
@@ -80,11 +81,13 @@ impl Router {
     /// Routes method `M` to `f`. Routing a method again replaces its
     /// function. Routing `events.subscribe` has no effect: the server
     /// answers it itself.
-    pub fn route<M, F, Fut>(mut self, f: F) -> Self
+    pub fn route<M, Fut>(
+        mut self,
+        f: impl Fn(ConnectionContext, M::Params) -> Fut + Send + Sync + 'static,
+    ) -> Self
     where
         M: Method,
         M::Params: Send + 'static,
-        F: Fn(ConnectionContext, M::Params) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<M::Result, RpcError>> + Send + 'static,
     {
         let f = Arc::new(f);
@@ -144,10 +147,12 @@ pub fn decode_params<M: Method>(params: Value) -> Result<M::Params, RpcError> {
             format!("invalid params for {}: {}", M::NAME, e.inner()),
         )
         .with_hint("docs/ipc.md gives the parameters of every method");
+        // At the top level serde's message names the missing or unknown
+        // member itself; deeper down the path says where the fault is.
         if path == "." {
-            error.with_field("params")
+            error
         } else {
-            error.with_field(format!("params.{path}"))
+            error.with_field(path)
         }
     })
 }
@@ -175,7 +180,7 @@ mod tests {
 
     #[test]
     fn routes_typed_params_and_names_the_bad_field() {
-        let router = Router::new().route::<JobStatus, _, _>(|_, p: JobRef| async move {
+        let router = Router::new().route::<JobStatus, _>(|_, p: JobRef| async move {
             Err(RpcError::new(ErrorCode::UnknownJob, p.job_id))
         });
         let e = run(router.handle(&ctx(), "job.status", json!({"job_id": "j7"}))).unwrap_err();
@@ -186,11 +191,11 @@ mod tests {
 
         let e = run(router.handle(&ctx(), "job.status", json!({"job_id": 7}))).unwrap_err();
         assert_eq!(e.code, -32602);
-        assert_eq!(e.data.field.as_deref(), Some("params.job_id"));
+        assert_eq!(e.data.field.as_deref(), Some("job_id"));
         assert!(e.message.contains("invalid type"), "{}", e.message);
 
         let e = run(router.handle(&ctx(), "job.status", json!({}))).unwrap_err();
-        assert_eq!(e.data.field.as_deref(), Some("params"));
+        assert_eq!(e.data.field, None);
         assert!(
             e.message.contains("missing field `job_id`"),
             "{}",
@@ -206,12 +211,12 @@ mod tests {
                          "patient_statement": {"informed_and_agrees": true}}
         });
         let e = decode_params::<Push>(p).unwrap_err();
-        assert_eq!(e.data.field.as_deref(), Some("params.metadata.patient"));
+        assert_eq!(e.data.field.as_deref(), Some("metadata.patient"));
     }
 
     #[test]
     fn an_unrouted_method_is_not_found_and_results_are_encoded() {
-        let router = Router::new().route::<StatusMethod, _, _>(|_, _: Empty| async move {
+        let router = Router::new().route::<StatusMethod, _>(|_, _: Empty| async move {
             Err::<dspconnect::ipc::protocol::Status, _>(RpcError::new(ErrorCode::Internal, "x"))
         });
         let e = run(router.handle(&ctx(), "document.push", json!({}))).unwrap_err();

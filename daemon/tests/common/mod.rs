@@ -39,6 +39,8 @@ pub struct TestDaemon {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub sandbox: bool,
+    /// Jobs are created done (otherwise they stay queued for ever).
+    pub complete_jobs: bool,
     pub event_capacity: usize,
     pub server: ServerOptions,
 }
@@ -47,6 +49,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             sandbox: true,
+            complete_jobs: false,
             event_capacity: 256,
             server: ServerOptions::default(),
         }
@@ -57,6 +60,7 @@ impl Default for Options {
 #[derive(Debug, Default)]
 pub struct State {
     pub sandbox: bool,
+    pub complete_jobs: bool,
     pub jobs: Vec<Job>,
     pub uploads: HashMap<String, Vec<u8>>,
     pub committed: HashMap<String, Vec<u8>>,
@@ -85,6 +89,7 @@ impl TestDaemon {
         let (events, _) = broadcast::channel(options.event_capacity);
         let state = Arc::new(Mutex::new(State {
             sandbox: options.sandbox,
+            complete_jobs: options.complete_jobs,
             ..State::default()
         }));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -303,7 +308,11 @@ fn enqueue(
     let n = s.jobs.len() + 1;
     let job = Job {
         job_id: format!("job-{n}"),
-        state: JobState::Queued,
+        state: if s.complete_jobs {
+            JobState::Done
+        } else {
+            JobState::Queued
+        },
         unique_id: format!("2.25.{n}"),
         patient: metadata.patient.clone(),
         title: metadata.title.clone(),
@@ -355,7 +364,7 @@ macro_rules! with {
 
 pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
     Router::new()
-        .route::<StatusMethod, _, _>(with!(state, events, |ctx, _p| {
+        .route::<StatusMethod, _>(with!(state, events, |ctx, _p| {
             record(&state, &ctx, "status");
             let s = state.lock().unwrap();
             Ok(Status {
@@ -381,7 +390,7 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 },
             })
         }))
-        .route::<Unlock, _, _>(with!(state, events, |ctx, p| {
+        .route::<Unlock, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "session.unlock");
             match p.pin {
                 None => Ok(session(SessionState::PinpadPending)),
@@ -394,14 +403,14 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                     .with_hint("2 tries left before the card blocks")),
             }
         }))
-        .route::<Lock, _, _>(with!(state, events, |ctx, _p| {
+        .route::<Lock, _>(with!(state, events, |ctx, _p| {
             record(&state, &ctx, "session.lock");
             Ok(SessionInfo {
                 lock_reason: Some(LockReason::Explicit),
                 ..session(SessionState::Locked)
             })
         }))
-        .route::<PasswordLogin, _, _>(with!(state, events, |ctx, p| {
+        .route::<PasswordLogin, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "session.password_login");
             check_patient(&p.matricule, "matricule")?;
             if p.password.expose() != "secret-pw" {
@@ -412,7 +421,7 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
             }
             Ok(session(SessionState::Password))
         }))
-        .route::<ActivateAccount, _, _>(with!(state, events, |ctx, p| {
+        .route::<ActivateAccount, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "account.activate");
             check_patient(&p.matricule, "matricule")?;
             Ok(ActivationPending {
@@ -420,7 +429,7 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 code_expires_at: "2030-01-01T12:00:00Z".into(),
             })
         }))
-        .route::<ConfirmActivation, _, _>(with!(state, events, |ctx, p| {
+        .route::<ConfirmActivation, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "account.activate_confirm");
             if p.email_code.expose() != "777" {
                 return Err(RpcError::new(
@@ -432,11 +441,11 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 professional: professional(),
             })
         }))
-        .route::<ChangePassword, _, _>(with!(state, events, |ctx, _p| {
+        .route::<ChangePassword, _>(with!(state, events, |ctx, _p| {
             record(&state, &ctx, "account.change_password");
             Ok(Empty {})
         }))
-        .route::<PatientAccess, _, _>(with!(state, events, |ctx, p| {
+        .route::<PatientAccess, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "patient.access");
             check_patient(&p.patient, "patient")?;
             Ok(ConsultationGrant {
@@ -445,13 +454,13 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 expires_at: "2030-01-01T12:00:00Z".into(),
             })
         }))
-        .route::<Push, _, _>(with!(state, events, |ctx, p| {
+        .route::<Push, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "document.push");
             let accepted = enqueue(&state, &events, &p.source, &p.metadata, None)?;
             state.lock().unwrap().last_push = Some(p);
             Ok(accepted)
         }))
-        .route::<Replace, _, _>(with!(state, events, |ctx, p| {
+        .route::<Replace, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "document.replace");
             enqueue(
                 &state,
@@ -461,14 +470,14 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 Some(p.replaces.clone()),
             )
         }))
-        .route::<UploadBegin, _, _>(with!(state, events, |ctx, _p| {
+        .route::<UploadBegin, _>(with!(state, events, |ctx, _p| {
             record(&state, &ctx, "document.upload_begin");
             let mut s = state.lock().unwrap();
             let id = format!("upload-{}", s.uploads.len() + s.committed.len() + 1);
             s.uploads.insert(id.clone(), Vec::new());
             Ok(UploadHandle { upload_id: id })
         }))
-        .route::<UploadChunk, _, _>(with!(state, events, |ctx, p| {
+        .route::<UploadChunk, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "document.upload_chunk");
             let data = BASE64.decode(&p.data).map_err(|e| {
                 RpcError::new(ErrorCode::InvalidArgument, e.to_string()).with_field("data")
@@ -493,7 +502,7 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 received: buf.len() as u64,
             })
         }))
-        .route::<UploadCommit, _, _>(with!(state, events, |ctx, p| {
+        .route::<UploadCommit, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "document.upload_commit");
             let mut s = state.lock().unwrap();
             let buf = s
@@ -512,23 +521,27 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 size,
             })
         }))
-        .route::<JobStatus, _, _>(with!(state, events, |ctx, p| {
+        .route::<JobStatus, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "job.status");
             find_job(&state, &p.job_id)
         }))
-        .route::<JobWait, _, _>(with!(state, events, |ctx, p| {
+        .route::<JobWait, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "job.wait");
-            // Jobs of the test handler never move: waiting lasts the timeout.
-            tokio::time::sleep(Duration::from_millis(p.timeout_ms)).await;
-            find_job(&state, &p.job_id)
+            // Jobs of the test handler never move: waiting for one that
+            // is not done lasts the whole timeout.
+            let job = find_job(&state, &p.job_id)?;
+            if !job.state.is_final() {
+                tokio::time::sleep(Duration::from_millis(p.timeout_ms)).await;
+            }
+            Ok(job)
         }))
-        .route::<JobList, _, _>(with!(state, events, |ctx, _p| {
+        .route::<JobList, _>(with!(state, events, |ctx, _p| {
             record(&state, &ctx, "job.list");
             Ok(JobListResult {
                 jobs: state.lock().unwrap().jobs.clone(),
             })
         }))
-        .route::<SetMode, _, _>(with!(state, events, |ctx, p| {
+        .route::<SetMode, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "document.set_mode");
             check_patient(&p.patient, "patient")?;
             if p.mode == ConfidentialityMode::VisiteAnnonce {
@@ -539,7 +552,7 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
             }
             Ok(summary(&p.patient, &p.unique_id, p.mode))
         }))
-        .route::<List, _, _>(with!(state, events, |ctx, p| {
+        .route::<List, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "document.list");
             check_patient(&p.patient, "patient")?;
             Ok(DocumentList {
@@ -550,7 +563,7 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 patient: p.patient,
             })
         }))
-        .route::<GetToPath, _, _>(with!(state, events, |ctx, p| {
+        .route::<GetToPath, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "document.get");
             let content = document_content();
             std::fs::write(&p.path, &content).map_err(|e| {
@@ -563,7 +576,7 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 mime_type: "application/pdf".into(),
             })
         }))
-        .route::<OpenRead, _, _>(with!(state, events, |ctx, _p| {
+        .route::<OpenRead, _>(with!(state, events, |ctx, _p| {
             record(&state, &ctx, "document.open_read");
             let content = document_content();
             let size = content.len() as u64;
@@ -576,7 +589,7 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 mime_type: "application/pdf".into(),
             })
         }))
-        .route::<ReadChunk, _, _>(with!(state, events, |ctx, p| {
+        .route::<ReadChunk, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "document.read_chunk");
             let s = state.lock().unwrap();
             let content = s
@@ -590,12 +603,12 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 eof: end == content.len(),
             })
         }))
-        .route::<CloseRead, _, _>(with!(state, events, |ctx, p| {
+        .route::<CloseRead, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "document.close_read");
             state.lock().unwrap().reads.remove(&p.read_id);
             Ok(Empty {})
         }))
-        .route::<OpenDsp, _, _>(with!(state, events, |ctx, p| {
+        .route::<OpenDsp, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "dsp.open");
             Ok(DspUrl {
                 url: format!(
@@ -606,19 +619,19 @@ pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
                 browser_launched: p.launch_browser,
             })
         }))
-        .route::<ReportAnomaly, _, _>(with!(state, events, |ctx, _p| {
+        .route::<ReportAnomaly, _>(with!(state, events, |ctx, _p| {
             record(&state, &ctx, "document.report_anomaly");
             Ok(AnomalyReported {
                 report_id: "anomaly-1".into(),
             })
         }))
-        .route::<HpdLookup, _, _>(with!(state, events, |ctx, _p| {
+        .route::<HpdLookup, _>(with!(state, events, |ctx, _p| {
             record(&state, &ctx, "hpd.lookup");
             Ok(HpdResult {
                 professionals: vec![professional()],
             })
         }))
-        .route::<LogTail, _, _>(with!(state, events, |ctx, p| {
+        .route::<LogTail, _>(with!(state, events, |ctx, p| {
             record(&state, &ctx, "log.tail");
             Ok(LogLines {
                 lines: (0..p.lines.min(3))
