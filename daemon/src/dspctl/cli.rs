@@ -196,6 +196,7 @@ pub enum Command {
     Mode {
         /// The patient's matricule
         patient: String,
+        /// The document's uniqueId (as `list` shows it)
         unique_id: String,
         /// normal, restreint, prive or visite_annonce
         mode: ConfidentialityMode,
@@ -220,6 +221,7 @@ pub enum Command {
     Get {
         /// The patient's matricule
         patient: String,
+        /// The document's uniqueId (as `list` shows it)
         unique_id: String,
         /// The file to create (it must not exist)
         #[arg(short, long, value_name = "PATH")]
@@ -244,6 +246,7 @@ pub enum Command {
     Anomaly {
         /// The patient's matricule
         patient: String,
+        /// The document's uniqueId (as `list` shows it)
         unique_id: String,
         /// What is wrong
         text: String,
@@ -275,6 +278,7 @@ pub struct MetadataArgs {
     /// The patient's matricule
     #[arg(long, value_name = "M")]
     pub patient: String,
+    /// The document's title, as professionals will see it in the DSP
     #[arg(long)]
     pub title: String,
     /// normal, restreint, prive or visite_annonce
@@ -290,26 +294,34 @@ pub struct MetadataArgs {
     /// When the patient agreed (RFC 3339) [default: now]
     #[arg(long, value_name = "TIME")]
     pub informed_at: Option<String>,
+    /// Class code [default: from the platform profile]
     #[arg(long, value_name = "CODE@SCHEME", value_parser = parse_code)]
     pub class_code: Option<CodeParam>,
+    /// Type code, e.g. 34133-9@2.16.840.1.113883.6.1 [default: from the profile]
     #[arg(long, value_name = "CODE@SCHEME", value_parser = parse_code)]
     pub type_code: Option<CodeParam>,
+    /// Format code [default: from the profile]
     #[arg(long, value_name = "CODE@SCHEME", value_parser = parse_code)]
     pub format_code: Option<CodeParam>,
+    /// Practice setting code [default: from the profile]
     #[arg(long, value_name = "CODE@SCHEME", value_parser = parse_code)]
     pub practice_setting: Option<CodeParam>,
+    /// Healthcare facility type code [default: from the profile]
     #[arg(long, value_name = "CODE@SCHEME", value_parser = parse_code)]
     pub facility_type: Option<CodeParam>,
     /// Language of the document (e.g. fr-LU)
     #[arg(long)]
     pub language: Option<String>,
-    /// RFC 3339 [default: now]
+    /// When the document was written (RFC 3339) [default: now]
     #[arg(long, value_name = "TIME")]
     pub creation_time: Option<String>,
+    /// Start of the care the document covers (RFC 3339)
     #[arg(long, value_name = "TIME")]
     pub service_start: Option<String>,
+    /// End of the care the document covers (RFC 3339)
     #[arg(long, value_name = "TIME")]
     pub service_stop: Option<String>,
+    /// A comment registered with the document
     #[arg(long)]
     pub comments: Option<String>,
 }

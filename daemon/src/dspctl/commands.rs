@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use dspconnect::ErrorCode;
-use dspconnect::ipc::Client;
+use std::marker::PhantomData;
+
 use dspconnect::ipc::protocol::*;
+use dspconnect::ipc::{Client, ClientError};
 use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::cli::{Cli, Command, MetadataArgs};
@@ -43,13 +46,53 @@ pub(super) fn check_locally(command: &Command) -> Result<(), Failure> {
     }
 }
 
-fn output<T: Serialize>(result: &T, human: String) -> Result<Output, Failure> {
-    let json = serde_json::to_value(result).map_err(|e| {
+/// A method whose result is kept as the daemon sent it, so that `--json`
+/// prints exactly that (members this dspctl does not know included).
+struct AsSent<M>(PhantomData<M>);
+
+impl<M: Method> Method for AsSent<M> {
+    const NAME: &'static str = M::NAME;
+    type Params = M::Params;
+    type Result = Value;
+}
+
+/// The typed result and the result as sent.
+fn call<M: Method>(client: &mut Client, params: &M::Params) -> Result<(M::Result, Value), Failure> {
+    let timeout = client.timeout();
+    call_with_timeout::<M>(client, params, timeout)
+}
+
+fn call_with_timeout<M: Method>(
+    client: &mut Client,
+    params: &M::Params,
+    timeout: Duration,
+) -> Result<(M::Result, Value), Failure> {
+    let raw = client.call_with_timeout::<AsSent<M>>(params, timeout)?;
+    let typed = serde_json::from_value(raw.clone()).map_err(|e| {
+        Failure::Daemon(ClientError {
+            code: ErrorCode::Protocol,
+            message: format!("the daemon's answer to {} is malformed: {e}", M::NAME),
+            rpc: None,
+        })
+    })?;
+    Ok((typed, raw))
+}
+
+/// `status`, which every invocation asks first.
+pub(super) fn status(client: &mut Client) -> Result<(Status, Value), Failure> {
+    call::<StatusMethod>(client, &Empty {})
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Value, Failure> {
+    serde_json::to_value(value).map_err(|e| {
         Failure::local(
             ErrorCode::Internal,
             format!("cannot encode the result: {e}"),
         )
-    })?;
+    })
+}
+
+fn answer(json: Value, human: String) -> Result<Output, Failure> {
     Ok(Output {
         json: Some(json),
         human,
@@ -57,26 +100,32 @@ fn output<T: Serialize>(result: &T, human: String) -> Result<Output, Failure> {
     })
 }
 
-pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<Output, Failure> {
+pub(super) fn execute(
+    cli: &Cli,
+    client: &mut Client,
+    (status, status_as_sent): (Status, Value),
+) -> Result<Output, Failure> {
     match &cli.command {
         Command::Status => {
             let human = render::status(&status);
-            output(&status, human)
+            answer(status_as_sent, human)
         }
         Command::Unlock { pinpad, pin_stdin } => {
-            let session = if *pinpad {
-                unlock_on_pinpad(client)?
+            let (session, raw) = if *pinpad {
+                let session = unlock_on_pinpad(client)?;
+                let raw = to_json(&session)?;
+                (session, raw)
             } else {
                 let pin = SecretReader::new(*pin_stdin).read("PIN", "--pin-stdin")?;
-                client.call::<Unlock>(&UnlockParams { pin: Some(pin) })?
+                call::<Unlock>(client, &UnlockParams { pin: Some(pin) })?
             };
             let human = format!("session: {}\n", render::session(&session));
-            output(&session, human)
+            answer(raw, human)
         }
         Command::Lock => {
-            let session = client.call::<Lock>(&Empty {})?;
+            let (session, raw) = call::<Lock>(client, &Empty {})?;
             let human = format!("session: {}\n", render::session(&session));
-            output(&session, human)
+            answer(raw, human)
         }
         Command::Login {
             matricule,
@@ -84,16 +133,19 @@ pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<
         } => {
             let password =
                 SecretReader::new(*password_stdin).read("password", "--password-stdin")?;
-            let session = client.call::<PasswordLogin>(&PasswordLoginParams {
-                matricule: matricule.clone(),
-                password,
-            })?;
+            let (session, raw) = call::<PasswordLogin>(
+                client,
+                &PasswordLoginParams {
+                    matricule: matricule.clone(),
+                    password,
+                },
+            )?;
             let human = format!(
                 "session: {}\n(a password session reaches your account and the directory, \
                  never DSP documents: unlock with the card for those)\n",
                 render::session(&session)
             );
-            output(&session, human)
+            answer(raw, human)
         }
         Command::Activate {
             matricule,
@@ -102,17 +154,20 @@ pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<
         } => {
             let activation_code = SecretReader::new(*secrets_stdin)
                 .read("activation code (from the letter)", "--secrets-stdin")?;
-            let pending = client.call::<ActivateAccount>(&ActivateParams {
-                activation_code,
-                matricule: matricule.clone(),
-                email: email.clone(),
-            })?;
+            let (pending, raw) = call::<ActivateAccount>(
+                client,
+                &ActivateParams {
+                    activation_code,
+                    matricule: matricule.clone(),
+                    email: email.clone(),
+                },
+            )?;
             let human = format!(
                 "a confirmation code was sent to {} (valid until {}).\n\
                  Next: dspctl activate-confirm --matricule {matricule}\n",
                 pending.email_sent_to, pending.code_expires_at
             );
-            output(&pending, human)
+            answer(raw, human)
         }
         Command::ActivateConfirm {
             matricule,
@@ -123,27 +178,33 @@ pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<
                 secrets.read("activation code (from the letter)", "--secrets-stdin")?;
             let email_code = secrets.read("code received by e-mail", "--secrets-stdin")?;
             let new_password = secrets.read_new("new password", "--secrets-stdin")?;
-            let done = client.call::<ConfirmActivation>(&ConfirmActivationParams {
-                activation_code,
-                matricule: matricule.clone(),
-                email_code,
-                new_password,
-            })?;
+            let (done, raw) = call::<ConfirmActivation>(
+                client,
+                &ConfirmActivationParams {
+                    activation_code,
+                    matricule: matricule.clone(),
+                    email_code,
+                    new_password,
+                },
+            )?;
             let human = format!(
                 "account activated for {} ({})\n",
                 done.professional.name, done.professional.ehealth_id
             );
-            output(&done, human)
+            answer(raw, human)
         }
         Command::Password { secrets_stdin } => {
             let mut secrets = SecretReader::new(*secrets_stdin);
             let old_password = secrets.read("current password", "--secrets-stdin")?;
             let new_password = secrets.read_new("new password", "--secrets-stdin")?;
-            let done = client.call::<ChangePassword>(&ChangePasswordParams {
-                old_password,
-                new_password,
-            })?;
-            output(&done, "password changed\n".to_owned())
+            let (Empty {}, raw) = call::<ChangePassword>(
+                client,
+                &ChangePasswordParams {
+                    old_password,
+                    new_password,
+                },
+            )?;
+            answer(raw, "password changed\n".to_owned())
         }
         Command::Access {
             patient,
@@ -151,15 +212,18 @@ pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<
         } => {
             let presence_code =
                 SecretReader::new(*code_stdin).read("presence code", "--code-stdin")?;
-            let grant = client.call::<PatientAccess>(&PatientAccessParams {
-                patient: patient.clone(),
-                presence_code,
-            })?;
+            let (grant, raw) = call::<PatientAccess>(
+                client,
+                &PatientAccessParams {
+                    patient: patient.clone(),
+                    presence_code,
+                },
+            )?;
             let human = format!(
                 "access to patient {} granted until {} (grant {})\n",
                 grant.patient, grant.expires_at, grant.grant_id
             );
-            output(&grant, human)
+            answer(raw, human)
         }
         Command::Push {
             file,
@@ -167,11 +231,14 @@ pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<
             upload,
         } => {
             let source = document_source(client, file, *upload)?;
-            let accepted = client.call::<Push>(&PushParams {
-                source,
-                metadata: push_metadata(metadata),
-            })?;
-            output(&accepted, queued(&accepted))
+            let (accepted, raw) = call::<Push>(
+                client,
+                &PushParams {
+                    source,
+                    metadata: push_metadata(metadata),
+                },
+            )?;
+            answer(raw, queued(&accepted))
         }
         Command::Replace {
             unique_id,
@@ -180,32 +247,36 @@ pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<
             upload,
         } => {
             let source = document_source(client, file, *upload)?;
-            let accepted = client.call::<Replace>(&ReplaceParams {
-                replaces: unique_id.clone(),
-                source,
-                metadata: push_metadata(metadata),
-            })?;
-            output(&accepted, queued(&accepted))
+            let (accepted, raw) = call::<Replace>(
+                client,
+                &ReplaceParams {
+                    replaces: unique_id.clone(),
+                    source,
+                    metadata: push_metadata(metadata),
+                },
+            )?;
+            answer(raw, queued(&accepted))
         }
         Command::Jobs => {
-            let list = client.call::<JobList>(&Empty {})?;
+            let (list, raw) = call::<JobList>(client, &Empty {})?;
             let human = render::jobs(&list);
-            output(&list, human)
+            answer(raw, human)
         }
         Command::Job { id, wait } => {
-            let job = match wait {
-                Some(secs) => client.call_with_timeout::<JobWait>(
+            let (job, raw) = match wait {
+                Some(secs) => call_with_timeout::<JobWait>(
+                    client,
                     &JobWaitParams {
                         job_id: id.clone(),
                         timeout_ms: secs.saturating_mul(1000),
                     },
                     Duration::from_secs(secs.saturating_add(cli.timeout)),
                 )?,
-                None => client.call::<JobStatus>(&JobRef { job_id: id.clone() })?,
+                None => call::<JobStatus>(client, &JobRef { job_id: id.clone() })?,
             };
             let failed = matches!(job.state, JobState::Failed | JobState::Conflict);
             let human = render::job(&job);
-            let mut out = output(&job, human)?;
+            let mut out = answer(raw, human)?;
             out.failed = failed;
             Ok(out)
         }
@@ -214,13 +285,16 @@ pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<
             unique_id,
             mode,
         } => {
-            let document = client.call::<SetMode>(&SetModeParams {
-                patient: patient.clone(),
-                unique_id: unique_id.clone(),
-                mode: *mode,
-            })?;
+            let (document, raw) = call::<SetMode>(
+                client,
+                &SetModeParams {
+                    patient: patient.clone(),
+                    unique_id: unique_id.clone(),
+                    mode: *mode,
+                },
+            )?;
             let human = render::document(&document);
-            output(&document, human)
+            answer(raw, human)
         }
         Command::List {
             patient,
@@ -228,14 +302,17 @@ pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<
             mine_in_visite_annonce,
             include_deprecated,
         } => {
-            let list = client.call::<List>(&ListParams {
-                patient: patient.clone(),
-                since_last_visit: *since_last_visit,
-                mine_in_visite_annonce: *mine_in_visite_annonce,
-                include_deprecated: *include_deprecated,
-            })?;
+            let (list, raw) = call::<List>(
+                client,
+                &ListParams {
+                    patient: patient.clone(),
+                    since_last_visit: *since_last_visit,
+                    mine_in_visite_annonce: *mine_in_visite_annonce,
+                    include_deprecated: *include_deprecated,
+                },
+            )?;
             let human = render::documents(&list);
-            output(&list, human)
+            answer(raw, human)
         }
         Command::Get {
             patient,
@@ -244,29 +321,38 @@ pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<
             chunks,
         } => {
             let path = absolute(path)?;
-            let retrieved = if *chunks {
-                read_in_chunks(client, patient, unique_id, &path)?
+            let (retrieved, raw) = if *chunks {
+                // Assembled here: shaped as document.get's answer.
+                let retrieved = read_in_chunks(client, patient, unique_id, &path)?;
+                let raw = to_json(&retrieved)?;
+                (retrieved, raw)
             } else {
-                client.call::<GetToPath>(&GetParams {
-                    patient: patient.clone(),
-                    unique_id: unique_id.clone(),
-                    path: path_string(&path)?,
-                })?
+                call::<GetToPath>(
+                    client,
+                    &GetParams {
+                        patient: patient.clone(),
+                        unique_id: unique_id.clone(),
+                        path: path_string(&path)?,
+                    },
+                )?
             };
             let human = format!(
                 "saved {} ({} bytes, {}, sha256 {})\n",
                 retrieved.path, retrieved.size, retrieved.mime_type, retrieved.sha256
             );
-            output(&retrieved, human)
+            answer(raw, human)
         }
         Command::Open {
             patient,
             no_browser,
         } => {
-            let url = client.call::<OpenDsp>(&OpenDspParams {
-                patient: patient.clone(),
-                launch_browser: !*no_browser,
-            })?;
+            let (url, raw) = call::<OpenDsp>(
+                client,
+                &OpenDspParams {
+                    patient: patient.clone(),
+                    launch_browser: !*no_browser,
+                },
+            )?;
             let human = if url.browser_launched {
                 format!(
                     "opened the DSP of patient {patient} in your browser (the link is valid until {})\n",
@@ -279,33 +365,39 @@ pub(super) fn execute(cli: &Cli, client: &mut Client, status: Status) -> Result<
                     url.expires_at, url.url
                 )
             };
-            output(&url, human)
+            answer(raw, human)
         }
         Command::Anomaly {
             patient,
             unique_id,
             text,
         } => {
-            let reported = client.call::<ReportAnomaly>(&ReportAnomalyParams {
-                patient: patient.clone(),
-                unique_id: unique_id.clone(),
-                description: text.clone(),
-            })?;
+            let (reported, raw) = call::<ReportAnomaly>(
+                client,
+                &ReportAnomalyParams {
+                    patient: patient.clone(),
+                    unique_id: unique_id.clone(),
+                    description: text.clone(),
+                },
+            )?;
             let human = format!("anomaly reported (report {})\n", reported.report_id);
-            output(&reported, human)
+            answer(raw, human)
         }
         Command::Hpd { ehealth_id, name } => {
-            let found = client.call::<HpdLookup>(&HpdLookupParams {
-                ehealth_id: ehealth_id.clone(),
-                name: name.clone(),
-            })?;
+            let (found, raw) = call::<HpdLookup>(
+                client,
+                &HpdLookupParams {
+                    ehealth_id: ehealth_id.clone(),
+                    name: name.clone(),
+                },
+            )?;
             let human = render::professionals(&found);
-            output(&found, human)
+            answer(raw, human)
         }
         Command::Log { lines } => {
-            let log = client.call::<LogTail>(&LogTailParams { lines: *lines })?;
+            let (log, raw) = call::<LogTail>(client, &LogTailParams { lines: *lines })?;
             let human = log.lines.iter().map(|l| format!("{l}\n")).collect();
-            output(&log, human)
+            answer(raw, human)
         }
         Command::Watch => watch(client, cli.json),
     }

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use dspconnect::ErrorCode;
-use dspconnect::ipc::protocol::{Empty, StatusMethod};
 use dspconnect::ipc::{Client, ClientError, Endpoint, EndpointError};
 
 pub use cli::{Cli, Command, METHOD_COMMANDS};
@@ -94,11 +93,11 @@ fn run(cli: &Cli) -> Result<Outcome, Failure> {
     commands::check_locally(&cli.command)?;
     let endpoint = endpoint(cli)?;
     let mut client = Client::connect(&endpoint, Duration::from_secs(cli.timeout))?;
-    let status = client.call::<StatusMethod>(&Empty {})?;
-    if status.sandbox {
+    let status = commands::status(&mut client)?;
+    if status.0.sandbox {
         eprintln!(
             "SANDBOX — platform '{}' is the test platform: nothing done here reaches the real DSP",
-            status.platform
+            status.0.platform
         );
     }
     let output = commands::execute(cli, &mut client, status)?;
