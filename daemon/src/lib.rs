@@ -6,6 +6,8 @@
 
 pub mod audit;
 pub mod config;
+pub mod dspctl;
+pub mod ipc_server;
 pub mod outbox;
 pub mod private_fs;
 
