@@ -7,12 +7,15 @@
 //! - [`server`]: HTTPS (axum + rustls with ring) on 127.0.0.1;
 //!   [`Sandbox::start`] is what the daemon embeds and the
 //!   `dspconnect-sandbox` binary runs.
+//! - [`policy`]: the DSP access-policy engine (policy.md), pure logic;
+//!   the one place that decides who may do what.
 //! - [`config`]: what an instance is started with.
 
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod pki;
+pub mod policy;
 pub mod server;
 
 pub use config::SandboxConfig;
