@@ -9,6 +9,8 @@
 //!   `dspconnect-sandbox` binary runs.
 //! - [`policy`]: the DSP access-policy engine (policy.md), pure logic;
 //!   the one place that decides who may do what.
+//! - [`store`]: SQLite persistence of the HPD, patients and their
+//!   consents, documents, access log, outbox and replay cache.
 //! - [`config`]: what an instance is started with.
 
 #![forbid(unsafe_code)]
@@ -17,6 +19,7 @@ pub mod config;
 pub mod pki;
 pub mod policy;
 pub mod server;
+pub mod store;
 
 pub use config::SandboxConfig;
 pub use server::{RunningSandbox, Sandbox, SandboxError};
