@@ -66,26 +66,27 @@ impl EHealthId {
 }
 
 /// A patient, by the 13-digit national matricule that identifies their DSP
-/// (`1893120105732^^^&1.3.182.4.4&ISO` in XDS).
-///
-/// Only the shape (13 digits) is checked here; the check digits are the
-/// business of `dspconnect::model`'s matricule type, which callers should
-/// use to validate what they receive from outside.
+/// (`1893120105732^^^&1.3.182.4.4&ISO` in XDS), fully checked (date, Luhn
+/// and Verhoeff digits) by [`dspconnect::model::Matricule`].
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PatientId(String);
 
 impl PatientId {
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidIdentifier> {
         let value = value.into();
-        if value.len() == 13 && value.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(value))
-        } else {
-            Err(InvalidIdentifier {
+        match value.parse::<dspconnect::model::Matricule>() {
+            Ok(m) if !m.is_legacy() => Ok(Self::from_matricule(&m)),
+            _ => Err(InvalidIdentifier {
                 what: "patient matricule",
                 value,
                 expected: "13 digits (YYYYMMDD, 3-digit serial, Luhn and Verhoeff check digits)",
-            })
+            }),
         }
+    }
+
+    /// The DSP of a checked matricule.
+    pub fn from_matricule(matricule: &dspconnect::model::Matricule) -> Self {
+        Self(matricule.to_string())
     }
 
     pub fn as_str(&self) -> &str {

@@ -330,7 +330,7 @@ fn id(text: &str) -> EHealthId {
 }
 
 const PATIENT_A: &str = "1893120105732";
-const PATIENT_B: &str = "1960030400129";
+const PATIENT_B: &str = "1960030401246";
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
