@@ -171,6 +171,45 @@ CREATE TABLE sandbox_meta (
     value          TEXT NOT NULL
 ) STRICT;
 "#,
+    // 2: the web portal's one-time tickets and browser sessions, and the
+    // e-mail confirmation step of account activation.
+    r#"
+-- A portal ticket is a bearer secret: only its SHA-256 is kept.
+CREATE TABLE portal_tickets (
+    token_hash      TEXT PRIMARY KEY,
+    ehealth_id      TEXT NOT NULL REFERENCES professionals (ehealth_id),
+    patient         TEXT NOT NULL REFERENCES patients (matricule),
+    created_at      INTEGER NOT NULL,
+    not_on_or_after INTEGER NOT NULL,
+    redeemed_at     INTEGER
+) STRICT;
+
+-- Browser sessions of the portals (professional, patient, accompagnateur).
+CREATE TABLE web_sessions (
+    token_hash      TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind IN ('professional', 'patient', 'accompagnateur')),
+    subject         TEXT NOT NULL,
+    patient         TEXT REFERENCES patients (matricule),
+    created_at      INTEGER NOT NULL,
+    not_on_or_after INTEGER NOT NULL,
+    closed_at       INTEGER
+) STRICT;
+
+-- Step 1 of activation sends a code by e-mail; step 2 must present it,
+-- signed by the same card.
+CREATE TABLE activation_email_codes (
+    id                      INTEGER PRIMARY KEY,
+    letter_id               INTEGER NOT NULL REFERENCES activation_letters (id),
+    email                   TEXT NOT NULL,
+    certificate_fingerprint TEXT NOT NULL,
+    code_hash               TEXT NOT NULL,
+    created_at              INTEGER NOT NULL,
+    not_on_or_after         INTEGER NOT NULL,
+    attempts                INTEGER NOT NULL DEFAULT 0,
+    used_at                 INTEGER
+) STRICT;
+CREATE INDEX activation_email_codes_by_letter ON activation_email_codes (letter_id);
+"#,
 ];
 
 /// The schema version this build brings a database to.

@@ -28,6 +28,7 @@ pub mod migrations;
 mod patients;
 mod replay;
 pub mod secret;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,9 @@ pub use journal::{AccessRecord, AnomalyReport, NewAccess};
 pub use mail::Mail;
 pub use patients::{AccompagnateurRecord, NewPatient, PatientRecord, PresenceCodeRedemption};
 pub use secret::OneTimeCode;
+pub use web::{
+    EMAIL_CODE_MAX_ATTEMPTS, EmailCodeCheck, TicketRedemption, WebSession, WebSubject, WebToken,
+};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -48,6 +48,20 @@ impl fmt::Debug for OneTimeCode {
     }
 }
 
+/// `n` random decimal digits (an e-mail confirmation code), drawn without
+/// modulo bias.
+pub(crate) fn generate_digits(n: usize) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(n));
+    while out.len() < n {
+        // 250 = 25 × 10: values above it are redrawn, so each digit is uniform.
+        let byte = (OsRng.next_u32() & 0xFF) as u8;
+        if byte < 250 {
+            out.push(char::from(b'0' + byte % 10));
+        }
+    }
+    out
+}
+
 /// A code as typed by a person, in the form it was hashed in: upper case,
 /// separators and spaces dropped, and the letters Crockford's alphabet
 /// leaves out read as the digits they look like.

@@ -853,3 +853,184 @@ fn the_store_is_shared_across_threads() {
     assert_eq!(granted, 1, "{outcomes:?}");
     assert!(outcomes.contains(&PresenceCodeRedemption::Spent));
 }
+
+#[test]
+fn portal_tickets_are_spent_once_and_expire() {
+    let store = seeded();
+    let gp = id(DEMO_REFERENT_GP);
+    let marie = patient(DEMO_PATIENT_WITH_RELATIONS);
+    let ticket = store
+        .issue_portal_ticket(&gp, &marie, now(), Duration::minutes(2))
+        .unwrap();
+    assert_eq!(ticket.expose().len(), 64);
+    assert!(!format!("{ticket:?}").contains(ticket.expose()));
+    assert_eq!(
+        store
+            .redeem_portal_ticket("0".repeat(64).as_str(), now())
+            .unwrap(),
+        TicketRedemption::Unknown
+    );
+    assert_eq!(
+        store.redeem_portal_ticket(ticket.expose(), now()).unwrap(),
+        TicketRedemption::Redeemed {
+            ehealth_id: gp.clone(),
+            patient: marie.clone()
+        }
+    );
+    assert_eq!(
+        store.redeem_portal_ticket(ticket.expose(), now()).unwrap(),
+        TicketRedemption::AlreadyUsed
+    );
+    let late = store
+        .issue_portal_ticket(&gp, &marie, now(), Duration::minutes(2))
+        .unwrap();
+    assert_eq!(
+        store
+            .redeem_portal_ticket(late.expose(), now() + Duration::minutes(2))
+            .unwrap(),
+        TicketRedemption::Expired
+    );
+}
+
+#[test]
+fn web_sessions_name_their_subject_until_closed_or_expired() {
+    let store = seeded();
+    let subject = WebSubject::Professional {
+        ehealth_id: id(DEMO_REFERENT_GP),
+        patient: patient(DEMO_PATIENT_WITH_RELATIONS),
+    };
+    let token = store
+        .open_web_session(&subject, now(), Duration::minutes(30))
+        .unwrap();
+    let session = store.web_session(token.expose(), now()).unwrap().unwrap();
+    assert_eq!(session.subject, subject);
+    assert_eq!(
+        store
+            .web_session(token.expose(), now() + Duration::minutes(30))
+            .unwrap(),
+        None
+    );
+    store.close_web_session(token.expose(), now()).unwrap();
+    assert_eq!(store.web_session(token.expose(), now()).unwrap(), None);
+
+    let login = WebSubject::Accompagnateur(DEMO_ACCOMPAGNATEUR.into());
+    let token = store
+        .open_web_session(&login, now(), Duration::minutes(30))
+        .unwrap();
+    assert_eq!(
+        store
+            .web_session(token.expose(), now())
+            .unwrap()
+            .unwrap()
+            .subject,
+        login
+    );
+    assert_eq!(store.web_session("not-a-token", now()).unwrap(), None);
+}
+
+#[test]
+fn email_confirmation_codes_are_bound_to_the_card_and_counted() {
+    let store = Store::open_in_memory().unwrap();
+    let seed = store.seed_demo(now()).unwrap();
+    let letter_code = seed.activation_code.unwrap();
+    let pending = store
+        .professional(&id(DEMO_PENDING_ACTIVATION))
+        .unwrap()
+        .unwrap();
+    let LetterCheck::Valid(letter) = store
+        .check_activation_letter(&pending.matricule, letter_code.expose(), now())
+        .unwrap()
+    else {
+        panic!("the demo letter is valid");
+    };
+    assert_eq!(
+        store
+            .check_email_confirmation(letter.id, "12345678", "card-a", now())
+            .unwrap(),
+        EmailCodeCheck::NotStarted
+    );
+    let code = store
+        .start_email_confirmation(
+            letter.id,
+            "luc@example.lu",
+            "card-a",
+            now(),
+            Duration::minutes(30),
+        )
+        .unwrap();
+    assert_eq!(code.len(), 8);
+    assert!(code.chars().all(|c| c.is_ascii_digit()));
+    assert_eq!(
+        store
+            .check_email_confirmation(letter.id, &code, "card-b", now())
+            .unwrap(),
+        EmailCodeCheck::OtherCard
+    );
+    let wrong = if code.as_str() == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    assert_eq!(
+        store
+            .check_email_confirmation(letter.id, wrong, "card-a", now())
+            .unwrap(),
+        EmailCodeCheck::Invalid {
+            attempts_left: EMAIL_CODE_MAX_ATTEMPTS - 1
+        }
+    );
+    let EmailCodeCheck::Valid {
+        email_code_id,
+        email,
+    } = store
+        .check_email_confirmation(letter.id, &code, "card-a", now())
+        .unwrap()
+    else {
+        panic!("the mailed code is valid");
+    };
+    assert_eq!(email, "luc@example.lu");
+    store.mark_email_code_used(email_code_id, now()).unwrap();
+    assert_eq!(
+        store
+            .check_email_confirmation(letter.id, &code, "card-a", now())
+            .unwrap(),
+        EmailCodeCheck::Used
+    );
+
+    // Too many wrong tries void a code; so does time.
+    let code = store
+        .start_email_confirmation(
+            letter.id,
+            "luc@example.lu",
+            "card-a",
+            now(),
+            Duration::minutes(30),
+        )
+        .unwrap();
+    for _ in 0..EMAIL_CODE_MAX_ATTEMPTS {
+        let _ = store
+            .check_email_confirmation(letter.id, wrong, "card-a", now())
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .check_email_confirmation(letter.id, &code, "card-a", now())
+            .unwrap(),
+        EmailCodeCheck::Expired
+    );
+    let code = store
+        .start_email_confirmation(
+            letter.id,
+            "luc@example.lu",
+            "card-a",
+            now(),
+            Duration::minutes(30),
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .check_email_confirmation(letter.id, &code, "card-a", now() + Duration::minutes(31))
+            .unwrap(),
+        EmailCodeCheck::Expired
+    );
+}
