@@ -103,7 +103,8 @@ fn serve(config: SandboxConfig) -> Result<(), AnyError> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let sandbox = Sandbox::start(config).await?;
+        let mut sandbox = Sandbox::start(config).await?;
+        let activation_code = sandbox.take_demo_activation_code();
         let mut out = std::io::stdout().lock();
         writeln!(out, "{SANDBOX_NOTICE}")?;
         writeln!(out, "base URL: {}", sandbox.base_url())?;
@@ -113,6 +114,27 @@ fn serve(config: SandboxConfig) -> Result<(), AnyError> {
             sandbox.ca_certificate_path().display()
         )?;
         writeln!(out, "data directory: {}", sandbox.data_dir().display())?;
+        writeln!(out, "demo professionals (HPD):")?;
+        for p in dspconnect_sandbox::store::demo::DEMO_PROFESSIONALS {
+            writeln!(
+                out,
+                "  {:<9} {} {} ({}) — {}",
+                p.ehealth_id, p.given_name, p.family_name, p.profession, p.situation
+            )?;
+        }
+        match &activation_code {
+            Some(code) => writeln!(
+                out,
+                "activation letter code for {} (shown once): {}",
+                dspconnect_sandbox::store::demo::DEMO_PENDING_ACTIVATION,
+                code.expose()
+            )?,
+            None => writeln!(
+                out,
+                "the activation letter code of {} was shown at the first start only",
+                dspconnect_sandbox::store::demo::DEMO_PENDING_ACTIVATION
+            )?,
+        }
         writeln!(out, "stop with Ctrl-C")?;
         out.flush()?;
         drop(out);

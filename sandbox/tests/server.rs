@@ -13,15 +13,16 @@ use dspconnect_sandbox::pki::Pki;
 use dspconnect_sandbox::server::{Mount, SANDBOX_HEADER};
 use dspconnect_sandbox::{Sandbox, SandboxConfig, SandboxError};
 
-/// One data directory (one PKI) for every sandbox started by these tests.
-static DATA_DIR: LazyLock<PathBuf> = LazyLock::new(|| {
-    let dir = common::fresh_shared_dir("server-tests").join("data");
+/// One PKI for every sandbox started by these tests (RSA keys are slow to
+/// make); each sandbox gets its own data directory holding a copy of it.
+static PKI_TEMPLATE: LazyLock<PathBuf> = LazyLock::new(|| {
+    let dir = common::fresh_shared_dir("server-tests").join("template");
     Pki::load_or_create(&dir).expect("PKI created");
     dir
 });
 
 fn config() -> SandboxConfig {
-    SandboxConfig::new(DATA_DIR.as_path())
+    SandboxConfig::new(common::data_dir_with_pki(&PKI_TEMPLATE))
 }
 
 #[tokio::test]
@@ -116,9 +117,11 @@ async fn a_client_that_does_not_pin_the_sandbox_ca_is_refused() {
 
 #[tokio::test]
 async fn mounted_routes_are_served_listed_and_body_limited() {
-    let sandbox = Sandbox::new(config().with_max_body_bytes(1024))
-        .mount(|context| {
-            assert_eq!(context.data_dir(), DATA_DIR.as_path());
+    let config = config().with_max_body_bytes(1024);
+    let data_dir = config.data_dir.clone();
+    let sandbox = Sandbox::new(config)
+        .mount(move |context| {
+            assert_eq!(context.data_dir(), data_dir.as_path());
             let router = Router::new().route(
                 "/test/count-bytes",
                 post(|body: Bytes| async move { body.len().to_string() }),
@@ -175,7 +178,8 @@ async fn mounted_routes_are_served_listed_and_body_limited() {
 
 #[tokio::test]
 async fn shutdown_stops_serving_and_a_restart_keeps_the_same_ca() {
-    let first = Sandbox::start(config()).await.expect("started");
+    let config = config();
+    let first = Sandbox::start(config.clone()).await.expect("started");
     let ca = first.ca_certificate_pem().to_owned();
     let address = first.local_addr();
     let client = common::pinned_client(&ca);
@@ -188,13 +192,30 @@ async fn shutdown_stops_serving_and_a_restart_keeps_the_same_ca() {
         "still accepting after shutdown"
     );
 
-    let second = Sandbox::start(config().with_port(address.port()))
+    let second = Sandbox::start(config.clone().with_port(address.port()))
         .await
         .expect("restarted on the same port");
     assert_eq!(second.ca_certificate_pem(), ca);
     // The client pinned to the first start's CA trusts the second start.
     assert_eq!(client.get(&url).send().await.expect("up").status(), 200);
     second.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_second_sandbox_on_the_same_data_directory_is_refused() {
+    let config = config();
+    let first = Sandbox::start(config.clone()).await.expect("started");
+    match Sandbox::start(config.clone()).await {
+        Err(error @ SandboxError::DataDirInUse { .. }) => {
+            assert!(error.to_string().contains("another sandbox"), "{error}");
+        }
+        other => panic!("expected DataDirInUse, got {other:?}"),
+    }
+    first.shutdown().await.expect("clean shutdown");
+    let again = Sandbox::start(config)
+        .await
+        .expect("the lock is released at shutdown");
+    again.shutdown().await.expect("clean shutdown");
 }
 
 #[tokio::test]

@@ -21,8 +21,10 @@ use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::config::SandboxConfig;
 use crate::pki::{Pki, PkiError};
+use crate::store::{OneTimeCode, Store, StoreError};
 
 pub use layers::SANDBOX_HEADER;
 pub use mount::{Endpoint, Mount};
@@ -40,6 +42,21 @@ pub enum SandboxError {
     Pki(#[from] PkiError),
     #[error("the PKI could not be prepared: {0}")]
     PkiTask(#[source] tokio::task::JoinError),
+    #[error("the sandbox database could not be prepared: {0}")]
+    Store(#[from] StoreError),
+    #[error(
+        "another sandbox is already running on the data directory {} (it holds {}); \
+         stop it, or give this one its own --data-dir",
+        path.parent().map(Path::display).map(|d| d.to_string()).unwrap_or_default(),
+        path.display()
+    )]
+    DataDirInUse { path: PathBuf },
+    #[error("cannot lock the data directory ({}): {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot build the TLS configuration from the PKI: {0}")]
     Tls(#[source] rustls::Error),
     #[error("cannot listen on {address}: {source} (choose another --port, or 0 for any)")]
@@ -57,11 +74,15 @@ pub enum SandboxError {
 }
 
 /// What a mounted service gets to build its routes: the PKI (IdP signing
-/// key, card verification) and the configuration (data directory).
+/// key, card verification), the store, the clock, the configuration (data
+/// directory) and the public base URL.
 #[derive(Debug, Clone)]
 pub struct SandboxContext {
     pki: Arc<Pki>,
     config: Arc<SandboxConfig>,
+    store: Store,
+    clock: Clock,
+    base_url: Arc<str>,
 }
 
 impl SandboxContext {
@@ -73,6 +94,44 @@ impl SandboxContext {
     }
     pub fn data_dir(&self) -> &Path {
         &self.config.data_dir
+    }
+    /// The database (HPD, patients, documents, logs).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+    /// The sandbox's time (see [`Clock`]).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+    /// `https://127.0.0.1:<port>`, for URLs handed to clients.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+}
+
+/// The database file in the data directory.
+pub const DATABASE_FILE: &str = "sandbox.sqlite3";
+
+/// The lock file that keeps a data directory to one running sandbox.
+pub const LOCK_FILE: &str = "sandbox.lock";
+
+/// Takes the data directory for this process: two sandboxes on one
+/// database would hand out the same ports' worth of state twice.
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, SandboxError> {
+    let path = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| SandboxError::Lock {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SandboxError::DataDirInUse { path }),
+        Err(std::fs::TryLockError::Error(source)) => Err(SandboxError::Lock { path, source }),
     }
 }
 
@@ -133,9 +192,33 @@ impl Sandbox {
             .await
             .map_err(SandboxError::PkiTask)??;
         let pki = Arc::new(pki);
+        let data_dir_lock = lock_data_dir(&config.data_dir)?;
+        let clock = Clock::new();
+        let database = config.data_dir.join(DATABASE_FILE);
+        let seeding_clock = clock.clone();
+        let (store, seed) = tokio::task::spawn_blocking(move || {
+            let store = Store::open(&database)?;
+            // Demo data on first start (idempotent afterwards).
+            let seed = store.seed_demo(seeding_clock.now())?;
+            Ok::<_, StoreError>((store, seed))
+        })
+        .await
+        .map_err(SandboxError::PkiTask)??;
+
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
+        let listener = std::net::TcpListener::bind(address)
+            .map_err(|source| SandboxError::Bind { address, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Bind { address, source })?;
+        let base_url = format!("https://{local_addr}");
+
         let context = SandboxContext {
             pki: Arc::clone(&pki),
             config: Arc::clone(&config),
+            store,
+            clock,
+            base_url: Arc::from(base_url.as_str()),
         };
         let mounts = self
             .mounts
@@ -145,13 +228,6 @@ impl Sandbox {
             .map_err(SandboxError::Mount)?;
         let router = build_router(&context, mounts);
         let tls = tls::server_config(&pki).map_err(SandboxError::Tls)?;
-
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
-        let listener = std::net::TcpListener::bind(address)
-            .map_err(|source| SandboxError::Bind { address, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| SandboxError::Bind { address, source })?;
         let handle = Handle::new();
         let handshake_timeout = config.tls_handshake_timeout;
         let server =
@@ -162,13 +238,15 @@ impl Sandbox {
                 .handle(handle.clone());
         let task = tokio::spawn(server.serve(router.into_make_service()));
 
-        let base_url = format!("https://{local_addr}");
         tracing::info!(%base_url, data_dir = %config.data_dir.display(), "sandbox listening");
         Ok(RunningSandbox {
             base_url,
             local_addr,
             pki,
             config,
+            context,
+            demo_activation_code: seed.activation_code,
+            _data_dir_lock: data_dir_lock,
             handle,
             task: Some(task),
         })
@@ -211,6 +289,10 @@ pub struct RunningSandbox {
     local_addr: SocketAddr,
     pki: Arc<Pki>,
     config: Arc<SandboxConfig>,
+    context: SandboxContext,
+    demo_activation_code: Option<OneTimeCode>,
+    /// Held while running; closing it releases the data directory.
+    _data_dir_lock: std::fs::File,
     handle: Handle<SocketAddr>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -242,6 +324,19 @@ impl RunningSandbox {
 
     pub fn pki(&self) -> &Arc<Pki> {
         &self.pki
+    }
+
+    /// The store, clock and PKI the services run on (tests inspect and
+    /// prepare the platform's state through it).
+    pub fn context(&self) -> &SandboxContext {
+        &self.context
+    }
+
+    /// The activation code of the demo professional pending activation, in
+    /// clear, when this start created the demo data (it is stored hashed
+    /// and cannot be shown again).
+    pub fn take_demo_activation_code(&mut self) -> Option<OneTimeCode> {
+        self.demo_activation_code.take()
     }
 
     /// Stops accepting connections, lets requests in flight finish (up to

@@ -237,7 +237,18 @@ pub fn migrate(connection: &mut Connection) -> Result<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
         let version = index as i64 + 1;
         let failed = |source| StoreError::Migration { version, source };
-        let transaction = connection.transaction().map_err(failed)?;
+        // IMMEDIATE takes the write lock before reading the version again,
+        // so that of two processes opening a new database at once, the
+        // second waits and then skips what the first applied.
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let now_at: i64 = transaction
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(failed)?;
+        if now_at >= version {
+            continue;
+        }
         transaction.execute_batch(sql).map_err(failed)?;
         // PRAGMA takes no bound parameters; `version` is our own integer.
         transaction

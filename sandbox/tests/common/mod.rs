@@ -62,3 +62,40 @@ pub fn openssl(args: &[&str]) -> std::process::Output {
         .output()
         .unwrap_or_else(|e| panic!("cannot run openssl ({e}); install it: apt-get install openssl"))
 }
+
+/// A new data directory holding a copy of the PKI in `template` (made once
+/// per test binary, since RSA key generation is slow), so that each sandbox
+/// a test starts has its own database and data-directory lock.
+pub fn data_dir_with_pki(template: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let parent = template.parent().expect("template has a parent");
+    let dir = parent.join(format!("instance-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).expect("remove the previous run's instance");
+    }
+    copy_tree(template, &dir);
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).expect("create the copy");
+    let mode = std::fs::metadata(from).expect("stat").permissions().mode();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    for entry in std::fs::read_dir(from).expect("read the template") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().expect("file type");
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else if kind.is_file()
+            && entry
+                .path()
+                .extension()
+                .is_some_and(|e| e == "pem" || e == "json")
+        {
+            std::fs::copy(entry.path(), &target).expect("copy a PKI file");
+        }
+    }
+}
