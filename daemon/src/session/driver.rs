@@ -153,8 +153,9 @@ impl SessionHandle {
         self.call(|reply| Request::Unlock { pin, reply }).await
     }
 
-    /// Starts PIN entry on the reader's pinpad and answers at once
-    /// (`PinpadPending`); the outcome comes as session events.
+    /// Starts PIN entry on the reader's pinpad and answers as soon as the
+    /// reader waits for the PIN (`PinpadPending`), without waiting for the
+    /// user; the outcome comes as session events.
     pub async fn unlock_pinpad(&self) -> Result<SessionInfo, SessionError> {
         self.touch();
         self.call(|reply| Request::UnlockPinpad { reply }).await
@@ -455,14 +456,33 @@ impl<A: Authenticator> Driver<A> {
                 }
                 Effect::StartPinpad { op, card } => {
                     self.pinpad_op = Some(op);
+                    // The caller is answered once the reader waits for the
+                    // PIN (so it can tell the user to type it there), or
+                    // with the reason it could not start.
+                    let reply = match waiter.take() {
+                        Some(Waiter::Unlock(reply)) => Some(reply),
+                        other => {
+                            waiter = other;
+                            None
+                        }
+                    };
+                    let snapshot = self.snapshot.subscribe();
                     let handle = self.card.clone();
                     let results = self.results.clone();
                     tokio::spawn(async move {
-                        if let Err(error) = handle.start_pinpad_verify(card).await {
+                        let started = handle.start_pinpad_verify(card).await;
+                        if let Err(error) = &started {
                             let _ = results.send(Input::PinChecked {
                                 op,
-                                outcome: Err(error),
+                                outcome: Err(error.clone()),
                             });
+                        }
+                        if let Some(reply) = reply {
+                            let answer = match started {
+                                Ok(()) => Ok(snapshot.borrow().session.clone()),
+                                Err(error) => Err(SessionError::Card(error)),
+                            };
+                            let _ = reply.send(answer);
                         }
                     });
                 }
@@ -577,19 +597,9 @@ impl<A: Authenticator> Driver<A> {
             card: self.machine.card_status(),
             session: self.machine.session_info(),
         };
-        let previous = self.snapshot.borrow().clone();
-        if snapshot.card != previous.card {
-            let _ = self.events.send(Event::Card {
-                card: snapshot.card.clone(),
-            });
-        }
-        if snapshot.session != previous.session {
-            tracing::info!(state = ?snapshot.session.state, "session");
-            let _ = self.events.send(Event::Session {
-                session: snapshot.session.clone(),
-            });
-        }
-        self.snapshot.send_replace(snapshot);
+        // Status and the open session first, so that whoever reacts to an
+        // event reads the state it announces.
+        let previous = self.snapshot.send_replace(snapshot.clone());
         let active = self.machine.active_session();
         self.active.send_if_modified(|current| {
             if *current != active {
@@ -599,5 +609,16 @@ impl<A: Authenticator> Driver<A> {
                 false
             }
         });
+        if snapshot.card != previous.card {
+            let _ = self.events.send(Event::Card {
+                card: snapshot.card,
+            });
+        }
+        if snapshot.session != previous.session {
+            tracing::info!(state = ?snapshot.session.state, "session");
+            let _ = self.events.send(Event::Session {
+                session: snapshot.session,
+            });
+        }
     }
 }
