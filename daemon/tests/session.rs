@@ -28,7 +28,10 @@ async fn unlock_verifies_once_and_authenticates_with_one_card_signature() {
     assert_eq!(info.state, SessionState::CardPresent);
     let (card, _) = rig.session.status();
     assert!(card.reader_present && card.card_present);
-    assert_eq!(card.holder.as_ref().map(|p| p.name.as_str()), Some("Dr Anne Muller"));
+    assert_eq!(
+        card.holder.as_ref().map(|p| p.name.as_str()),
+        Some("Dr Anne Muller")
+    );
     assert_eq!(
         card.certificate_fingerprint.as_deref(),
         Some(a.card.identity().fingerprint.to_string().as_str())
@@ -123,7 +126,10 @@ async fn a_right_pin_restores_the_tries() {
     rig.session.unlock(pin(PIN_A)).await.unwrap();
     assert_eq!(a.card.pin_status().tries_left, Some(3));
     assert_eq!(
-        SoftwareCard::load(&a.path()).unwrap().pin_status().tries_left,
+        SoftwareCard::load(&a.path())
+            .unwrap()
+            .pin_status()
+            .tries_left,
         Some(3)
     );
 }
@@ -215,7 +221,10 @@ async fn a_different_card_ends_the_old_session() {
     rig.session.unlock(pin(PIN_B)).await.unwrap();
     let owner = rig.session.owner().unwrap();
     assert_eq!(owner.ehealth_id, bernard().ehealth_id);
-    assert_eq!(owner.certificate_fingerprint, Some(b.card.identity().fingerprint));
+    assert_eq!(
+        owner.certificate_fingerprint,
+        Some(b.card.identity().fingerprint)
+    );
     assert!(!rig.session.status().0.swapped);
     assert_eq!(a.card.signature_count(), 1);
     assert_eq!(b.card.signature_count(), 1);
@@ -255,7 +264,11 @@ async fn renewal_signs_again_without_the_pin() {
     expiries.dedup();
     assert_eq!(expiries.len(), 4, "each renewal brings a new assertion");
     assert_eq!(a.card.verify_count(), 1, "the PIN was given once");
-    assert_eq!(a.card.signature_count(), 4, "one card signature per assertion");
+    assert_eq!(
+        a.card.signature_count(),
+        4,
+        "one card signature per assertion"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -273,7 +286,10 @@ async fn a_failed_renewal_goes_expiring_then_expired_then_recovers() {
     let expiring = rig.next_session().await;
     assert_eq!(expiring.state, SessionState::Expiring);
     assert!(started.elapsed() >= Duration::from_secs(15 * 60));
-    assert!(rig.session.current_session().is_some(), "still valid while Expiring");
+    assert!(
+        rig.session.current_session().is_some(),
+        "still valid while Expiring"
+    );
 
     let expired = rig.until_state(SessionState::Expired).await;
     assert_eq!(expired.expires_at, None);
@@ -359,7 +375,11 @@ async fn a_production_profile_refuses_the_test_card_before_any_pin() {
     let a = export_valid(&anne(), PIN_A);
     let mut config = SessionConfig::new(ProfileKind::Production);
     config.test_ca_certificates = a.card.issuer_certificates_der().to_vec();
-    let mut rig = rig_with(config, TestAuthenticator::new(time::Duration::hours(8)), false);
+    let mut rig = rig_with(
+        config,
+        TestAuthenticator::new(time::Duration::hours(8)),
+        false,
+    );
     assert_eq!(rig.insert(&a.card).await.state, SessionState::CardPresent);
     let err = rig.session.unlock(pin(PIN_A)).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::TestCardRefused, "{err}");
@@ -372,7 +392,10 @@ async fn an_expired_certificate_is_refused_before_any_pin() {
     let a = export(
         &anne(),
         PIN_A,
-        Validity::between(now - time::Duration::days(400), now - time::Duration::days(1)),
+        Validity::between(
+            now - time::Duration::days(400),
+            now - time::Duration::days(1),
+        ),
     );
     let mut rig = rig();
     rig.insert(&a.card).await;
@@ -435,6 +458,9 @@ async fn the_pin_appears_in_no_debug_output_nor_event() {
     }
     assert!(shown.contains("Authenticated"), "{shown}");
     for secret in [PIN_A, wrong] {
-        assert!(!shown.contains(secret), "the PIN {secret} shows in: {shown}");
+        assert!(
+            !shown.contains(secret),
+            "the PIN {secret} shows in: {shown}"
+        );
     }
 }

@@ -49,9 +49,7 @@ pub enum CardError {
     WrongPin { tries_left: u8 },
     #[error("the card's certificate expired on {not_after}; the card must be renewed (LuxTrust)")]
     CertificateExpired { not_after: OffsetDateTime },
-    #[error(
-        "the card's certificate is not valid before {not_before}; check this computer's clock"
-    )]
+    #[error("the card's certificate is not valid before {not_before}; check this computer's clock")]
     CertificateNotYetValid { not_before: OffsetDateTime },
     #[error("the card's certificate cannot be used: {reason}")]
     BadCertificate { reason: String },

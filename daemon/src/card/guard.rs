@@ -79,8 +79,8 @@ mod tests {
         let real_ca = ca("LuxTrust Qualified CA", "LuxTrust S.A.");
         let test_cas = vec![test_ca.der().to_vec()];
 
-        let err = check_test_card(ProfileKind::Production, &test_cas, &card_from(&test_ca))
-            .unwrap_err();
+        let err =
+            check_test_card(ProfileKind::Production, &test_cas, &card_from(&test_ca)).unwrap_err();
         assert!(matches!(err, CardError::TestCardRefused { .. }), "{err}");
         assert_eq!(err.code(), dspconnect::ErrorCode::TestCardRefused);
         assert!(

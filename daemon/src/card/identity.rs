@@ -92,12 +92,12 @@ impl CardIdentity {
         };
         let holder_name = single_text(certificate.subject(), &OID_X509_COMMON_NAME)
             .ok_or_else(|| bad("the subject has no single common name (CN)".to_owned()))?;
-        let ehealth_id = single_text(certificate.subject(), &OID_X509_SERIALNUMBER)
-            .ok_or_else(|| {
+        let ehealth_id =
+            single_text(certificate.subject(), &OID_X509_SERIALNUMBER).ok_or_else(|| {
                 bad("the subject has no single serialNumber (the eHealth id)".to_owned())
             })?;
-        let algorithm = SignatureAlgorithm::for_certificate(certificate_der)
-            .map_err(|e| bad(e.to_string()))?;
+        let algorithm =
+            SignatureAlgorithm::for_certificate(certificate_der).map_err(|e| bad(e.to_string()))?;
         Ok(CardIdentity {
             holder_name,
             ehealth_id,

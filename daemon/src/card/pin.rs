@@ -28,7 +28,11 @@ impl Pin {
         let digits = Zeroizing::new(digits);
         let valid = (PIN_MIN_DIGITS..=PIN_MAX_DIGITS).contains(&digits.len())
             && digits.bytes().all(|b| b.is_ascii_digit());
-        if valid { Ok(Pin(digits)) } else { Err(MalformedPin) }
+        if valid {
+            Ok(Pin(digits))
+        } else {
+            Err(MalformedPin)
+        }
     }
 
     /// Copies a PIN out of a borrowed string (the IPC layer's

@@ -89,12 +89,11 @@ impl SoftwareCard {
         let counter_file = dir.join(PIN_COUNTER_FILE);
         let tries_left = match std::fs::read_to_string(&counter_file) {
             Ok(text) => {
-                let stored: StoredCounter = serde_json::from_str(&text).map_err(|e| {
-                    SoftwareCardError::BadManifest {
+                let stored: StoredCounter =
+                    serde_json::from_str(&text).map_err(|e| SoftwareCardError::BadManifest {
                         path: counter_file.clone(),
                         reason: e.to_string(),
-                    }
-                })?;
+                    })?;
                 stored.tries_left.min(PIN_TRIES)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => PIN_TRIES,
@@ -214,13 +213,11 @@ impl SoftwareCard {
 impl Chip {
     fn store_counter(&mut self, tries_left: u8) -> Result<(), CardError> {
         if tries_left != self.tries_left {
-            write_counter(&self.counter_file, tries_left).map_err(|source| {
-                CardError::Device {
-                    message: format!(
-                        "cannot store the PIN counter in {}: {source}",
-                        self.counter_file.display()
-                    ),
-                }
+            write_counter(&self.counter_file, tries_left).map_err(|source| CardError::Device {
+                message: format!(
+                    "cannot store the PIN counter in {}: {source}",
+                    self.counter_file.display()
+                ),
             })?;
         }
         self.tries_left = tries_left;

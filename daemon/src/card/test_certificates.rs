@@ -20,7 +20,11 @@ fn professional_name(name: &str, ehealth_id: &str) -> DistinguishedName {
     dn
 }
 
-fn params(dn: DistinguishedName, not_before: OffsetDateTime, not_after: OffsetDateTime) -> CertificateParams {
+fn params(
+    dn: DistinguishedName,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = dn;
     params.not_before = not_before;

@@ -58,9 +58,17 @@ impl SessionConfig {
 type InfoReply = oneshot::Sender<Result<SessionInfo, SessionError>>;
 
 enum Request {
-    Unlock { pin: Pin, reply: InfoReply },
-    UnlockPinpad { reply: InfoReply },
-    Lock { reason: LockReason, reply: InfoReply },
+    Unlock {
+        pin: Pin,
+        reply: InfoReply,
+    },
+    UnlockPinpad {
+        reply: InfoReply,
+    },
+    Lock {
+        reason: LockReason,
+        reply: InfoReply,
+    },
     PasswordLogin {
         matricule: String,
         password: Password,
@@ -342,8 +350,7 @@ impl<A: Authenticator> Driver<A> {
                 | SessionState::Password
         );
         unlocked.then(|| {
-            *self.activity.lock().unwrap_or_else(PoisonError::into_inner)
-                + self.config.idle_timeout
+            *self.activity.lock().unwrap_or_else(PoisonError::into_inner) + self.config.idle_timeout
         })
     }
 

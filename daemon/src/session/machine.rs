@@ -26,9 +26,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use dspconnect::ipc::protocol::{
-    CardStatus, LockReason, Professional, SessionInfo, SessionState,
-};
+use dspconnect::ipc::protocol::{CardStatus, LockReason, Professional, SessionInfo, SessionState};
 use time::format_description::well_known::Rfc3339;
 
 use super::{ActiveSession, Assertion, AuthError, Owner, SessionError, SessionKind};
@@ -99,10 +97,7 @@ pub enum Effect {
     /// Start PIN entry on the pinpad of this card's reader.
     StartPinpad { op: OpId, card: Fingerprint },
     /// Authenticate with one signature of this card.
-    AuthenticateWithCard {
-        op: OpId,
-        card: Arc<CardIdentity>,
-    },
+    AuthenticateWithCard { op: OpId, card: Arc<CardIdentity> },
     /// Authenticate with the matricule and password the request carried.
     AuthenticateWithPassword { op: OpId },
     /// Make this card forget its PIN verification.
@@ -528,7 +523,9 @@ impl Machine {
                     blocked: true,
                 };
                 self.state = self.rest();
-                fx.push(Effect::UnlockDone(Err(SessionError::Card(CardError::Blocked))));
+                fx.push(Effect::UnlockDone(Err(SessionError::Card(
+                    CardError::Blocked,
+                ))));
             }
             Err(error) => {
                 card.verified = false;
@@ -548,12 +545,7 @@ impl Machine {
         fx.push(Effect::AuthenticateWithCard { op, card: identity });
     }
 
-    fn auth_done(
-        &mut self,
-        op: OpId,
-        outcome: Result<Assertion, AuthError>,
-        fx: &mut Vec<Effect>,
-    ) {
+    fn auth_done(&mut self, op: OpId, outcome: Result<Assertion, AuthError>, fx: &mut Vec<Effect>) {
         let Some((pending, kind)) = self.pending_auth else {
             return;
         };
@@ -729,10 +721,9 @@ impl Machine {
     /// `Authenticated` or `Expiring`, a password session while `Password`.
     pub fn active_session(&self) -> Option<ActiveSession> {
         let kind = match (self.state, &self.owner) {
-            (
-                SessionState::Authenticated | SessionState::Expiring,
-                Some(SessionOwner::Card(_)),
-            ) => SessionKind::Card,
+            (SessionState::Authenticated | SessionState::Expiring, Some(SessionOwner::Card(_))) => {
+                SessionKind::Card
+            }
             (SessionState::Password, Some(SessionOwner::Password(_))) => SessionKind::Password,
             _ => return None,
         };

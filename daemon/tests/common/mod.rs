@@ -14,8 +14,8 @@ use dspconnect_sandbox::pki::{CardPin, Pki, Professional, Validity};
 use dspconnectd::card::software::{SoftwareCard, SoftwareReaderControl, software_reader};
 use dspconnectd::card::{CardHandle, CardSigner, Pin, ProfileKind, spawn_card_thread};
 use dspconnectd::session::{
-    Assertion, AuthError, Authenticator, Password, SessionConfig, SessionHandle,
-    XSPA_SUBJECT_ID, spawn_session,
+    Assertion, AuthError, Authenticator, Password, SessionConfig, SessionHandle, XSPA_SUBJECT_ID,
+    spawn_session,
 };
 use ihe::saml::{AssertionSpec, AuthnRequest, NameId, SamlAttribute};
 use ihe::soap::Envelope;
@@ -66,18 +66,23 @@ impl ExportedCard {
     }
 }
 
-pub fn export(professional: &Professional, pin: &str, validity: Validity) -> ExportedCard {
+/// Exports a card into `<new temporary dir>/card` without loading it.
+pub fn export_files(professional: &Professional, pin: &str, validity: Validity) -> TempDir {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let card_dir = dir.path().join("card");
     PKI.pki
         .export_card(
             professional,
             validity,
             &CardPin::new(pin.to_owned()).expect("PIN"),
-            &card_dir,
+            &dir.path().join("card"),
         )
         .expect("card export");
-    let card = SoftwareCard::load(&card_dir).expect("software card");
+    dir
+}
+
+pub fn export(professional: &Professional, pin: &str, validity: Validity) -> ExportedCard {
+    let dir = export_files(professional, pin, validity);
+    let card = SoftwareCard::load(&dir.path().join("card")).expect("software card");
     ExportedCard { dir, card }
 }
 
@@ -128,11 +133,10 @@ impl TestAuthenticator {
             session_index: None,
             attributes: vec![SamlAttribute::single(XSPA_SUBJECT_ID, name)],
         };
-        let saml =
-            ihe::saml::Assertion::from_element(&spec.to_unsigned_element(), &NsScope::new())
-                .map_err(|e| AuthError::InvalidResponse {
-                    reason: e.to_string(),
-                })?;
+        let saml = ihe::saml::Assertion::from_element(&spec.to_unsigned_element(), &NsScope::new())
+            .map_err(|e| AuthError::InvalidResponse {
+                reason: e.to_string(),
+            })?;
         Assertion::new(saml)
     }
 }
@@ -175,8 +179,8 @@ impl Authenticator for TestAuthenticator {
             .pki
             .verify_professional_certificate(verified.certificate_der(), now)
             .map_err(refused)?;
-        let asked = AuthnRequest::from_element(verified.payload().map_err(refused)?)
-            .map_err(refused)?;
+        let asked =
+            AuthnRequest::from_element(verified.payload().map_err(refused)?).map_err(refused)?;
         if asked.ps_ehealth_id != certificate.ehealth_id {
             return Err(refused("the request names another professional"));
         }
@@ -284,7 +288,9 @@ impl Rig {
         let fingerprint = card.identity().fingerprint.to_string();
         loop {
             match self.events.recv().await.expect("events") {
-                Event::Card { card } if card.certificate_fingerprint.as_deref() == Some(&fingerprint) => {
+                Event::Card { card }
+                    if card.certificate_fingerprint.as_deref() == Some(&fingerprint) =>
+                {
                     return self.session.status().1;
                 }
                 _ => continue,

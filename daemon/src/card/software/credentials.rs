@@ -58,7 +58,9 @@ pub enum SoftwareCardError {
     Inconsistent { dir: PathBuf, reason: String },
     #[error("{path} is not a usable PKCS#8 RSA key for the certificate: {reason}")]
     BadKey { path: PathBuf, reason: String },
-    #[error("the PIN in {path} is not 4 to 8 digits, so it could never be typed; export the card with such a PIN")]
+    #[error(
+        "the PIN in {path} is not 4 to 8 digits, so it could never be typed; export the card with such a PIN"
+    )]
     BadPin { path: PathBuf },
     #[error("cannot store the PIN counter in {path}: {source}")]
     Counter {

@@ -524,16 +524,30 @@ fn every_fixture_state_is_reachable() {
     };
     let unreachable = |op| Input::AuthDone {
         op,
-        outcome: Err(AuthError::Unreachable { reason: "down".into() }),
+        outcome: Err(AuthError::Unreachable {
+            reason: "down".into(),
+        }),
     };
     let paths: Vec<(S, Vec<Input>)> = vec![
         (S::NoCard, vec![reader(false)]),
         (S::CardPresent, vec![reader(false), a()]),
-        (S::PinpadPending, vec![reader(true), a(), Input::UnlockWithPinpad]),
-        (S::Unlocked, vec![reader(false), a(), Input::UnlockWithPin, verified(1)]),
+        (
+            S::PinpadPending,
+            vec![reader(true), a(), Input::UnlockWithPinpad],
+        ),
+        (
+            S::Unlocked,
+            vec![reader(false), a(), Input::UnlockWithPin, verified(1)],
+        ),
         (
             S::Authenticated,
-            vec![reader(false), a(), Input::UnlockWithPin, verified(1), authenticated(2)],
+            vec![
+                reader(false),
+                a(),
+                Input::UnlockWithPin,
+                verified(1),
+                authenticated(2),
+            ],
         ),
         (
             S::Expiring,
@@ -603,10 +617,22 @@ fn every_fixture_state_is_reachable() {
         let (got, want) = (machine.session_info(), fixture.session_info());
         assert_eq!(got.lock_reason, want.lock_reason, "{state:?}");
         assert_eq!(got.professional, want.professional, "{state:?}");
-        assert_eq!(got.expires_at.is_some(), want.expires_at.is_some(), "{state:?}");
-        assert_eq!(machine.card_verified(), fixture.card_verified(), "{state:?}");
+        assert_eq!(
+            got.expires_at.is_some(),
+            want.expires_at.is_some(),
+            "{state:?}"
+        );
+        assert_eq!(
+            machine.card_verified(),
+            fixture.card_verified(),
+            "{state:?}"
+        );
         assert_eq!(machine.card.is_some(), fixture.card.is_some(), "{state:?}");
-        assert_eq!(machine.assertion.is_some(), fixture.assertion.is_some(), "{state:?}");
+        assert_eq!(
+            machine.assertion.is_some(),
+            fixture.assertion.is_some(),
+            "{state:?}"
+        );
     }
 }
 
@@ -623,7 +649,10 @@ fn reply_of(effects: &[Effect]) -> &Result<(), SessionError> {
 #[test]
 fn requests_are_answered_with_the_reason() {
     let mut m = in_state(S::NoCard);
-    assert!(matches!(reply_of(&m.apply(Input::UnlockWithPin)), Err(SessionError::NoCard)));
+    assert!(matches!(
+        reply_of(&m.apply(Input::UnlockWithPin)),
+        Err(SessionError::NoCard)
+    ));
     let mut m = in_state(S::Blocked);
     let effects = m.apply(Input::UnlockWithPin);
     let err = reply_of(&effects).as_ref().unwrap_err();
@@ -684,7 +713,10 @@ fn a_different_card_drops_the_old_owner_and_says_swapped() {
     assert_eq!(info.state, S::CardPresent);
     assert_eq!(info.professional, None);
     assert!(card.swapped);
-    assert_eq!(card.holder.map(|p| p.ehealth_id), Some(CARD_B.ehealth_id.clone()));
+    assert_eq!(
+        card.holder.map(|p| p.ehealth_id),
+        Some(CARD_B.ehealth_id.clone())
+    );
     // B unlocks: B's session, no longer swapped.
     let effects = m.apply(Input::UnlockWithPin);
     let Some(Effect::VerifyPin { op, card }) = effects.first() else {
@@ -746,7 +778,9 @@ fn renewal_failure_goes_expiring_then_expired_and_recovers() {
     };
     let effects = m.apply(Input::AuthDone {
         op: *op,
-        outcome: Err(AuthError::Unreachable { reason: "down".into() }),
+        outcome: Err(AuthError::Unreachable {
+            reason: "down".into(),
+        }),
     });
     assert_eq!(m.state(), S::Expiring);
     assert!(effects.iter().any(|e| matches!(e, Effect::RetryLater)));
@@ -800,11 +834,17 @@ fn a_lock_during_a_pin_check_undoes_a_late_success() {
     let op = *op;
     let effects = m.apply(Input::Lock(LockReason::ScreenLocked));
     let kinds: Vec<E> = effects.iter().map(kind_of).collect();
-    assert!(kinds.contains(&E::Reset) && kinds.contains(&E::UnlockDone), "{kinds:?}");
+    assert!(
+        kinds.contains(&E::Reset) && kinds.contains(&E::UnlockDone),
+        "{kinds:?}"
+    );
     let effects = m.apply(Input::PinChecked {
         op,
         outcome: Ok(PinOutcome::Verified),
     });
-    assert!(matches!(effects.as_slice(), [Effect::ResetCardSecurity { .. }]));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::ResetCardSecurity { .. }]
+    ));
     assert_eq!(m.state(), S::CardPresent);
 }
