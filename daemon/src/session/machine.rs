@@ -16,7 +16,15 @@
 //!   session: its owner is forgotten and the card status says `swapped`;
 //! - a failed renewal leaves the session `Expiring`, then `Expired` when
 //!   the assertion runs out; retries go on while the card is usable;
-//! - a password session is `Password`, with no access to documents.
+//! - a password session is `Password`, with no access to documents; it
+//!   cannot be renewed (the password is not kept), so it ends `Expired`.
+//!
+//! Choices the design left open: the session's own card put back after a
+//! removal leaves the session `Locked` (the reason kept) until the PIN is
+//! given; a card in a second reader waits until the session's card leaves;
+//! an authentication refused for good (not retryable) is not retried until
+//! the user unlocks again (which, the card being verified, costs a
+//! signature and no PIN).
 //!
 //! Every operation carries an [`OpId`]; an outcome for an operation that
 //! was cancelled or superseded (the card left, the session was locked) is
@@ -163,6 +171,9 @@ pub struct Machine {
     /// Reader name → has a pinpad.
     readers: BTreeMap<String, bool>,
     card: Option<PresentCard>,
+    /// Cards in other readers, by reader: the session takes the first of
+    /// them when its card leaves.
+    waiting_cards: BTreeMap<String, PresentCard>,
     swapped: bool,
     owner: Option<SessionOwner>,
     assertion: Option<Assertion>,
@@ -185,6 +196,7 @@ impl Machine {
             lock_reason: None,
             readers: BTreeMap::new(),
             card: None,
+            waiting_cards: BTreeMap::new(),
             swapped: false,
             owner: None,
             assertion: None,
@@ -213,12 +225,15 @@ impl Machine {
             }
             Input::ReaderRemoved { reader } => {
                 self.readers.remove(&reader);
+                self.waiting_cards.remove(&reader);
                 if self.card_is_in(&reader) {
                     self.card_gone(fx);
+                    self.take_waiting_card();
                 }
             }
             Input::ServiceFailed => {
                 self.readers.clear();
+                self.waiting_cards.clear();
                 if self.card.is_some() {
                     self.card_gone(fx);
                 }
@@ -233,6 +248,16 @@ impl Machine {
                     if current.reader != reader {
                         // The session follows one card; another one in a
                         // second reader waits until this one leaves.
+                        self.waiting_cards.insert(
+                            reader.clone(),
+                            PresentCard {
+                                reader,
+                                identity,
+                                pin,
+                                refusal,
+                                verified: false,
+                            },
+                        );
                         return effects;
                     }
                     // A new card in the same reader without a removal
@@ -242,8 +267,10 @@ impl Machine {
                 self.card_arrived(reader, identity, pin, refusal);
             }
             Input::CardRemoved { reader } => {
+                self.waiting_cards.remove(&reader);
                 if self.card_is_in(&reader) {
                     self.card_gone(fx);
+                    self.take_waiting_card();
                 }
             }
             Input::CardReset { reader } => {
@@ -270,12 +297,19 @@ impl Machine {
                 }
             }
             Input::AssertionExpired => {
+                let renewing = self.state == SessionState::Authenticated;
                 if matches!(
                     self.state,
                     SessionState::Authenticated | SessionState::Expiring | SessionState::Password
                 ) {
                     self.assertion = None;
                     self.state = SessionState::Expired;
+                }
+                // Expired without a renewal having been tried (an assertion
+                // shorter than the renewal lead, a clock jump): try now.
+                // After a failed renewal, its retries go on by themselves.
+                if renewing && self.pending_auth.is_none() && self.card_verified() {
+                    self.start_card_auth(fx);
                 }
             }
             Input::Lock(reason) => self.lock(reason, fx),
@@ -354,6 +388,16 @@ impl Machine {
             self.state = SessionState::Locked;
         } else {
             self.state = self.rest();
+        }
+    }
+
+    /// After the session's card left: a card waiting in another reader
+    /// arrives now.
+    fn take_waiting_card(&mut self) {
+        if let Some(reader) = self.waiting_cards.keys().next().cloned()
+            && let Some(card) = self.waiting_cards.remove(&reader)
+        {
+            self.card_arrived(card.reader, card.identity, card.pin, card.refusal);
         }
     }
 

@@ -437,7 +437,7 @@ const TABLE: &[Row] = &[
     (S::CardPresent, K::AssertionExpired, S::CardPresent, &[]),
     (S::PinpadPending, K::AssertionExpired, S::PinpadPending, &[]),
     (S::Unlocked, K::AssertionExpired, S::Unlocked, &[]),
-    (S::Authenticated, K::AssertionExpired, S::Expired, &[]),
+    (S::Authenticated, K::AssertionExpired, S::Expired, &[E::AuthCard]),
     (S::Expiring, K::AssertionExpired, S::Expired, &[]),
     (S::Locked, K::AssertionExpired, S::Locked, &[]),
     (S::Expired, K::AssertionExpired, S::Expired, &[]),
@@ -847,4 +847,53 @@ fn a_lock_during_a_pin_check_undoes_a_late_success() {
         [Effect::ResetCardSecurity { .. }]
     ));
     assert_eq!(m.state(), S::CardPresent);
+}
+
+#[test]
+fn a_card_in_a_second_reader_waits_for_the_first_to_leave() {
+    let mut m = in_state(S::Authenticated);
+    m.apply(Input::ReaderAdded {
+        reader: R2.into(),
+        pinpad: false,
+    });
+    let b_in_r2 = || Input::CardInserted {
+        reader: R2.into(),
+        identity: CARD_B.clone(),
+        pin: PinStatus::default(),
+        refusal: None,
+    };
+    assert!(m.apply(b_in_r2()).is_empty());
+    assert_eq!(m.state(), S::Authenticated);
+    assert_eq!(
+        m.card_status().holder.map(|p| p.ehealth_id),
+        Some(CARD_A.ehealth_id.clone())
+    );
+    // A leaves: B is the card now, and another professional's.
+    m.apply(input(K::CardRemoved));
+    let card = m.card_status();
+    assert_eq!(card.reader.as_deref(), Some(R2));
+    assert_eq!(
+        card.holder.map(|p| p.ehealth_id),
+        Some(CARD_B.ehealth_id.clone())
+    );
+    assert!(card.swapped);
+    assert_eq!(m.state(), S::CardPresent);
+
+    // A card that left its reader while waiting is forgotten.
+    let mut m = in_state(S::Authenticated);
+    m.apply(b_in_r2());
+    m.apply(Input::CardRemoved { reader: R2.into() });
+    m.apply(input(K::CardRemoved));
+    assert_eq!(m.state(), S::Locked);
+    assert!(!m.card_status().card_present);
+}
+
+#[test]
+fn a_failed_card_service_forgets_every_reader_and_locks() {
+    let mut m = in_state(S::Authenticated);
+    m.apply(Input::ServiceFailed);
+    assert_eq!(m.state(), S::Locked);
+    let card = m.card_status();
+    assert!(!card.reader_present && !card.card_present);
+    assert_eq!(m.session_info().lock_reason, Some(LockReason::CardRemoved));
 }
