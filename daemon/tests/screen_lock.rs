@@ -98,6 +98,7 @@ async fn the_screensaver_locking_the_screen_locks_the_session() {
     let locked = rig.wait_state(SessionState::Locked).await;
     assert_eq!(locked.lock_reason, Some(LockReason::ScreenLocked));
     assert!(rig.session.current_session().is_none());
+    until_not_verified(&a.card).await;
 
     // GNOME's interface locks too.
     rig.session.unlock(pin(PIN_A)).await.unwrap();

@@ -102,7 +102,8 @@ impl std::fmt::Debug for SessionHandle {
     }
 }
 
-/// Starts the session task over a card thread's handle and events.
+/// Starts the session task (on the current tokio runtime) over a card
+/// thread's handle and events.
 /// Session and card changes are sent on `events` (and kept for
 /// [`SessionHandle::status`]).
 pub fn spawn_session<A: Authenticator>(
@@ -169,7 +170,8 @@ impl SessionHandle {
         self.call(|reply| Request::UnlockPinpad { reply }).await
     }
 
-    /// Locks the session (and makes the card forget its PIN verification).
+    /// Locks the session and makes the card forget its PIN verification;
+    /// answers once the card has.
     pub async fn lock(&self, reason: LockReason) -> Result<SessionInfo, SessionError> {
         self.call(|reply| Request::Lock { reason, reply }).await
     }
@@ -260,6 +262,8 @@ struct Secrets {
 enum Waiter {
     Unlock(InfoReply),
     Password(InfoReply),
+    /// Answered once the card has forgotten its PIN verification.
+    Lock(InfoReply),
 }
 
 struct Driver<A> {
@@ -372,8 +376,11 @@ impl<A: Authenticator> Driver<A> {
             }
             Request::Lock { reason, reply } => {
                 tracing::info!(?reason, "locking the session");
-                self.apply(Input::Lock(reason), Secrets::default(), None);
-                let _ = reply.send(Ok(self.machine.session_info()));
+                self.apply(
+                    Input::Lock(reason),
+                    Secrets::default(),
+                    Some(Waiter::Lock(reply)),
+                );
             }
             Request::PasswordLogin {
                 matricule,
@@ -522,11 +529,22 @@ impl<A: Authenticator> Driver<A> {
                     });
                 }
                 Effect::ResetCardSecurity { card } => {
+                    let reply = match waiter.take() {
+                        Some(Waiter::Lock(reply)) => Some(reply),
+                        other => {
+                            waiter = other;
+                            None
+                        }
+                    };
+                    let snapshot = self.snapshot.subscribe();
                     let handle = self.card.clone();
                     tokio::spawn(async move {
                         if let Err(error) = handle.reset_security_state(card).await {
                             // A card already gone has nothing to forget.
                             tracing::debug!(%error, "resetting the card's security state");
+                        }
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Ok(snapshot.borrow().session.clone()));
                         }
                     });
                 }
@@ -540,11 +558,12 @@ impl<A: Authenticator> Driver<A> {
                     tracing::info!(?delay, "authentication failed; retrying later");
                     self.retry_at = Some(Instant::now() + delay);
                 }
-                Effect::Reply(result) => {
-                    if let Some(Waiter::Unlock(reply) | Waiter::Password(reply)) = waiter.take() {
+                Effect::Reply(result) => match waiter.take() {
+                    Some(Waiter::Unlock(reply) | Waiter::Password(reply)) => {
                         answers.push((reply, result));
                     }
-                }
+                    other => waiter = other,
+                },
                 Effect::UnlockDone(result) => {
                     for reply in self.unlock_waiters.drain(..) {
                         answers.push((reply, result.clone()));
@@ -560,6 +579,8 @@ impl<A: Authenticator> Driver<A> {
         match waiter {
             Some(Waiter::Unlock(reply)) => self.unlock_waiters.push(reply),
             Some(Waiter::Password(reply)) => self.password_waiters.push(reply),
+            // Nothing for the card to forget: answered with the new state.
+            Some(Waiter::Lock(reply)) => answers.push((reply, Ok(()))),
             None => {}
         }
         // The PIN and the password, if unused, are zeroized here.

@@ -205,6 +205,18 @@ impl Authenticator for TestAuthenticator {
     }
 }
 
+/// Waits until `card` has forgotten its PIN verification.
+pub async fn until_not_verified(card: &SoftwareCard) {
+    // A lock the session decided by itself resets the card right after.
+    for _ in 0..500 {
+        if !card.is_verified() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the card is still verified after the lock");
+}
+
 /// A software reader on a card thread, a session over it, its events.
 pub struct Rig {
     pub reader: SoftwareReaderControl,
