@@ -4,14 +4,14 @@
 
 #![cfg(feature = "sandbox")]
 
-mod common;
+mod session_support;
 
-use common::*;
 use dspconnectd::card::software::{SoftwareCard, SoftwareCardError, software_reader};
 use dspconnectd::card::{
     CardError, CardEvent, CardEvents, PinOutcome, PinStatus, spawn_card_thread,
 };
 use ihe::dsig::{CertificateKey, SignatureAlgorithm};
+use session_support::*;
 use sha2::{Digest, Sha256};
 
 async fn next_event(events: &mut CardEvents) -> CardEvent {

@@ -4,14 +4,14 @@
 
 #![cfg(feature = "sandbox")]
 
-mod common;
+mod session_support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use common::*;
 use dspconnect::ipc::protocol::{LockReason, SessionState};
 use dspconnectd::session::{SessionBus, WatcherState, spawn_screen_lock_watcher};
+use session_support::*;
 
 /// A private session bus, stopped when dropped.
 struct PrivateBus {

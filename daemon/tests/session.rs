@@ -6,18 +6,18 @@
 
 #![cfg(feature = "sandbox")]
 
-mod common;
+mod session_support;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
 use dspconnect::ErrorCode;
 use dspconnect::ipc::protocol::{LockReason, SessionState};
 use dspconnect_sandbox::pki::Validity;
 use dspconnectd::card::ProfileKind;
 use dspconnectd::card::software::SoftwareCard;
-use dspconnectd::session::{Password, SessionConfig, SessionError, SessionKind};
+use dspconnectd::session::{Matricule, Password, SessionConfig, SessionError, SessionKind};
+use session_support::*;
 use time::OffsetDateTime;
 
 #[tokio::test]
@@ -48,11 +48,18 @@ async fn unlock_verifies_once_and_authenticates_with_one_card_signature() {
     let session = rig.session.current_session().unwrap();
     assert_eq!(session.kind, SessionKind::Card);
     assert!(session.can_reach_documents());
-    assert_eq!(session.owner.ehealth_id, anne().ehealth_id);
+    assert_eq!(session.professional.ehealth_id, anne().ehealth_id);
     assert_eq!(
-        session.owner.certificate_fingerprint,
+        session.certificate_fingerprint,
         Some(a.card.identity().fingerprint)
     );
+    let owner = rig.session.owner().unwrap();
+    assert_eq!(owner.ehealth_id, anne().ehealth_id);
+    assert_eq!(
+        owner.certificate_sha256,
+        a.card.identity().fingerprint.to_string()
+    );
+    assert_eq!(*rig.session.watch_owner().borrow(), Some(owner));
     let assertion = rig.session.current_assertion().unwrap();
     assert_eq!(assertion.subject_ehealth_id(), anne().ehealth_id);
     assert_eq!(assertion.element().local, "Assertion");
@@ -144,6 +151,7 @@ async fn removal_locks_and_reinsertion_needs_the_pin() {
     assert_eq!(info.lock_reason, Some(LockReason::CardRemoved));
     assert!(rig.session.current_assertion().is_none());
     assert!(rig.session.watch_session().borrow().is_none());
+    assert!(rig.session.watch_owner().borrow().is_none());
     assert!(!rig.session.status().0.card_present);
     let err = rig.session.unlock(pin(PIN_A)).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::NoCard);
@@ -214,8 +222,8 @@ async fn a_different_card_ends_the_old_session() {
     let owner = rig.session.owner().unwrap();
     assert_eq!(owner.ehealth_id, bernard().ehealth_id);
     assert_eq!(
-        owner.certificate_fingerprint,
-        Some(b.card.identity().fingerprint)
+        owner.certificate_sha256,
+        b.card.identity().fingerprint.to_string()
     );
     assert!(!rig.session.status().0.swapped);
     assert_eq!(a.card.signature_count(), 1);
@@ -237,6 +245,8 @@ async fn renewal_signs_again_without_the_pin() {
         false,
     );
     let first = rig.sign_in(&a.card, PIN_A).await;
+    let mut owners = rig.session.watch_owner();
+    owners.mark_unchanged();
     let started = tokio::time::Instant::now();
     let mut expiries = vec![first.expires_at.clone().unwrap()];
     // Renewals at 15, 30 and 45 minutes (20-minute assertions, renewed 5
@@ -261,6 +271,12 @@ async fn renewal_signs_again_without_the_pin() {
         4,
         "one card signature per assertion"
     );
+    assert!(
+        owners.has_changed().unwrap(),
+        "the owner is published again with each new assertion"
+    );
+    let owner = owners.borrow().clone();
+    assert_eq!(owner.map(|o| o.ehealth_id), Some(anne().ehealth_id));
 }
 
 #[tokio::test(start_paused = true)]
@@ -400,15 +416,16 @@ async fn an_expired_certificate_is_refused_before_any_pin() {
 async fn a_password_session_has_limited_access() {
     let mut rig = rig();
     let (matricule, password) = rig.auth.password.clone();
+    let matricule: Matricule = matricule.parse().unwrap();
     let err = rig
         .session
-        .password_login(&matricule, Password::new("wrong".into()).unwrap())
+        .password_login(matricule, Password::existing("wrong".into()).unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::AuthenticationRefused);
     let info = rig
         .session
-        .password_login(&matricule, Password::new(password).unwrap())
+        .password_login(matricule, Password::existing(password).unwrap())
         .await
         .unwrap();
     assert_eq!(info.state, SessionState::Password);
@@ -417,7 +434,9 @@ async fn a_password_session_has_limited_access() {
     assert_eq!(session.kind, SessionKind::Password);
     assert!(!session.can_reach_documents());
     assert!(!rig.session.can_reach_documents());
-    assert_eq!(session.owner.certificate_fingerprint, None);
+    assert_eq!(session.certificate_fingerprint, None);
+    assert_eq!(rig.session.owner(), None, "a password session owns no jobs");
+    assert_eq!(*rig.session.watch_owner().borrow(), None);
 
     // A card unlocked afterwards replaces it with a full session.
     let a = export_valid(&anne(), PIN_A);

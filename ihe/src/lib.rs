@@ -8,10 +8,10 @@
 #![forbid(unsafe_code)]
 
 pub mod dsig;
+pub mod mtom;
 pub mod saml;
 pub mod soap;
 pub mod wssec;
-pub mod mtom;
 pub mod xds;
 pub mod xml;
 mod xsd_datetime;

@@ -7,13 +7,20 @@
 //! - [`server`]: HTTPS (axum + rustls with ring) on 127.0.0.1;
 //!   [`Sandbox::start`] is what the daemon embeds and the
 //!   `dspconnect-sandbox` binary runs.
+//! - [`policy`]: the DSP access-policy engine (policy.md), pure logic;
+//!   the one place that decides who may do what.
+//! - [`store`]: SQLite persistence of the HPD, patients and their
+//!   consents, documents, access log, outbox and replay cache.
 //! - [`config`]: what an instance is started with.
 
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod pki;
+pub mod policy;
 pub mod server;
+pub mod soap_service;
+pub mod store;
 
 pub use config::SandboxConfig;
 pub use server::{RunningSandbox, Sandbox, SandboxError};

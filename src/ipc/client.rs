@@ -16,7 +16,7 @@ use zeroize::Zeroize;
 
 use super::Endpoint;
 use super::protocol::{
-    EVENT_NOTIFICATION, Event, MAX_LINE_BYTES, Method, Request, RpcError, ServerMessage,
+    EVENT_NOTIFICATION, Event, MAX_LINE_BYTES, Method, Request, Response, RpcError, ServerMessage,
 };
 use crate::error_code::ErrorCode;
 
@@ -194,6 +194,13 @@ impl Client {
                         )),
                     };
                 }
+                // An error the daemon could not tie to a request (id null):
+                // it refused the connection, or could not read what was sent.
+                ServerMessage::Response(Response {
+                    id: Value::Null,
+                    error: Some(e),
+                    ..
+                }) => return Err(ClientError::from_rpc(e)),
                 ServerMessage::Response(r) => {
                     return Err(ClientError::new(
                         ErrorCode::Protocol,
@@ -414,6 +421,21 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::DaemonNotRunning);
         assert!(e.message.contains("dspconnectd"));
+    }
+
+    #[test]
+    fn an_error_without_id_answers_the_waiting_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ep, l) = listener(&dir);
+        let _peer = scripted(
+            l,
+            vec![vec![r#"{"jsonrpc":"2.0","id":null,"error":{"code":208,"message":"connections from uid 65534 are refused","data":{"code":208,"name":"DSP_E_PERMISSION_DENIED"}}}"#.into()]],
+            Duration::from_secs(10),
+        );
+        let mut c = Client::connect(&ep, Duration::from_secs(5)).unwrap();
+        let e = c.call::<StatusMethod>(&Empty {}).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PermissionDenied);
+        assert!(e.message.contains("uid 65534"), "{}", e.message);
     }
 
     #[test]

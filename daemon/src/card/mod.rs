@@ -10,14 +10,13 @@
 //! - [`CardSigner`]: one signature by one card, handed to the platform
 //!   authenticator (one card signature per assertion).
 //! - [`check_test_card`]: the test-card guard.
-//! - [`Pin`]: the PIN, zeroized after its VERIFY.
+//! - [`Pin`] (the model's): the PIN, zeroized after its VERIFY.
 //! - [`software`] (feature `sandbox`): the software card, a test facility.
 
 mod backend;
 mod error;
 mod guard;
 mod identity;
-mod pin;
 #[cfg(feature = "sandbox")]
 pub mod software;
 #[cfg(test)]
@@ -31,10 +30,10 @@ use ihe::wssec::{PendingEnvelope, SignedEnvelope};
 use time::OffsetDateTime;
 
 pub use backend::{CardBackend, CardEvent, CardWaker};
+pub use dspconnect::model::{Pin, PinError};
 pub use error::{CardError, PIN_TRIES, PinOutcome, PinStatus};
 pub use guard::{ProfileKind, SANDBOX_NAME_MARKER, check_test_card};
 pub use identity::{CardIdentity, Fingerprint};
-pub use pin::{MalformedPin, PIN_MAX_DIGITS, PIN_MIN_DIGITS, Pin};
 pub use thread::{CardEvents, CardHandle, spawn_card_thread};
 
 /// Why a card could not sign a prepared envelope.

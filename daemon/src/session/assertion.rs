@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::AuthError;
 use crate::card::Fingerprint;
+use crate::outbox::Owner;
 
 /// The XSPA attribute naming the subject (a person's name).
 pub const XSPA_SUBJECT_ID: &str = "urn:oasis:names:tc:xspa:1.0:subject:subject-id";
@@ -95,14 +96,6 @@ impl Assertion {
     }
 }
 
-/// Who a session (and every outbox job queued in it) belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Owner {
-    pub ehealth_id: String,
-    /// The card's certificate fingerprint; `None` for a password session.
-    pub certificate_fingerprint: Option<Fingerprint>,
-}
-
 /// How the session was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionKind {
@@ -115,8 +108,10 @@ pub enum SessionKind {
 /// An open platform session: what the outbox and the platform client use.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveSession {
-    pub owner: Owner,
+    /// The professional, with the eHealth id the platform authenticated.
     pub professional: Professional,
+    /// The card's certificate fingerprint; `None` for a password session.
+    pub certificate_fingerprint: Option<Fingerprint>,
     pub kind: SessionKind,
     pub assertion: Assertion,
 }
@@ -127,5 +122,19 @@ impl ActiveSession {
     /// acceptée »).
     pub fn can_reach_documents(&self) -> bool {
         self.kind == SessionKind::Card
+    }
+
+    /// Whom outbox jobs queued now belong to, and whose jobs may upload
+    /// now: the card session's professional (eHealth id and certificate
+    /// fingerprint); `None` for a password session, which uploads nothing.
+    pub fn outbox_owner(&self) -> Option<Owner> {
+        let fingerprint = self.certificate_fingerprint?;
+        match Owner::new(&self.professional.ehealth_id, &fingerprint.to_string()) {
+            Ok(owner) => Some(owner),
+            Err(error) => {
+                tracing::error!(%error, "the card's identity cannot own outbox jobs");
+                None
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use dspconnect::ErrorCode;
 
-use super::{Assertion, Password};
+use super::{Assertion, Matricule, Password};
 use crate::card::{CardError, CardSigner};
 
 /// Why an authentication failed.
@@ -79,7 +79,7 @@ pub trait Authenticator: Send + Sync + 'static {
     /// dropped (zeroized) when the call ends.
     fn authenticate_with_password(
         &self,
-        matricule: &str,
+        matricule: &Matricule,
         password: Password,
     ) -> impl Future<Output = Result<Assertion, AuthError>> + Send;
 }

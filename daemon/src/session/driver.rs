@@ -19,10 +19,11 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 
 use super::machine::{Effect, Input, Machine, OpId};
-use super::{ActiveSession, Assertion, Authenticator, Owner, Password, SessionError};
+use super::{ActiveSession, Assertion, Authenticator, Matricule, Password, SessionError};
 use crate::card::{
     CardEvent, CardEvents, CardHandle, CardSigner, Pin, ProfileKind, check_test_card,
 };
+use crate::outbox::Owner;
 
 /// How the session behaves.
 #[derive(Debug, Clone)]
@@ -70,7 +71,7 @@ enum Request {
         reply: InfoReply,
     },
     PasswordLogin {
-        matricule: String,
+        matricule: Matricule,
         password: Password,
         reply: InfoReply,
     },
@@ -90,6 +91,7 @@ pub struct SessionHandle {
     requests: mpsc::Sender<Request>,
     snapshot: watch::Receiver<Snapshot>,
     active: watch::Receiver<Option<ActiveSession>>,
+    card_owner: watch::Receiver<Option<Owner>>,
     activity: Arc<Mutex<Instant>>,
     events: broadcast::Sender<Event>,
 }
@@ -120,6 +122,7 @@ pub fn spawn_session<A: Authenticator>(
     };
     let (snapshot_tx, snapshot_rx) = watch::channel(snapshot);
     let (active_tx, active_rx) = watch::channel(None);
+    let (card_owner_tx, card_owner_rx) = watch::channel(None);
     let (request_tx, request_rx) = mpsc::channel(16);
     let (result_tx, result_rx) = mpsc::unbounded_channel();
     let activity = Arc::new(Mutex::new(Instant::now()));
@@ -140,6 +143,7 @@ pub fn spawn_session<A: Authenticator>(
         activity: activity.clone(),
         snapshot: snapshot_tx,
         active: active_tx,
+        card_owner: card_owner_tx,
         events: events.clone(),
     };
     tokio::spawn(driver.run(request_rx, card_events, result_rx));
@@ -147,6 +151,7 @@ pub fn spawn_session<A: Authenticator>(
         requests: request_tx,
         snapshot: snapshot_rx,
         active: active_rx,
+        card_owner: card_owner_rx,
         activity,
         events,
     }
@@ -179,11 +184,10 @@ impl SessionHandle {
     /// Opens a password session (limited access).
     pub async fn password_login(
         &self,
-        matricule: &str,
+        matricule: Matricule,
         password: Password,
     ) -> Result<SessionInfo, SessionError> {
         self.touch();
-        let matricule = matricule.to_owned();
         self.call(|reply| Request::PasswordLogin {
             matricule,
             password,
@@ -209,9 +213,22 @@ impl SessionHandle {
         self.active.borrow().as_ref().map(|s| s.assertion.clone())
     }
 
-    /// Whom the open session belongs to (eHealth id and card fingerprint).
+    /// Whom the open card session belongs to (eHealth id and card
+    /// fingerprint): the owner of jobs queued now. `None` without a card
+    /// session.
     pub fn owner(&self) -> Option<Owner> {
-        self.active.borrow().as_ref().map(|s| s.owner.clone())
+        self.active
+            .borrow()
+            .as_ref()
+            .and_then(ActiveSession::outbox_owner)
+    }
+
+    /// The outbox scheduler's input: the card session's owner while one is
+    /// open (`Authenticated` or `Expiring`), `None` otherwise; published
+    /// again with each new assertion, so uploads that waited for a renewal
+    /// resume.
+    pub fn watch_owner(&self) -> watch::Receiver<Option<Owner>> {
+        self.card_owner.clone()
     }
 
     /// Whether the open session may reach DSP documents (a card session).
@@ -222,8 +239,7 @@ impl SessionHandle {
             .is_some_and(ActiveSession::can_reach_documents)
     }
 
-    /// The open session, as it changes: the outbox uploads a job only while
-    /// this holds a card session of the job's owner.
+    /// The open session (card or password), as it changes.
     pub fn watch_session(&self) -> watch::Receiver<Option<ActiveSession>> {
         self.active.clone()
     }
@@ -256,7 +272,7 @@ impl SessionHandle {
 #[derive(Default)]
 struct Secrets {
     pin: Option<Pin>,
-    password: Option<(String, Password)>,
+    password: Option<(Matricule, Password)>,
 }
 
 enum Waiter {
@@ -285,6 +301,7 @@ struct Driver<A> {
     activity: Arc<Mutex<Instant>>,
     snapshot: watch::Sender<Snapshot>,
     active: watch::Sender<Option<ActiveSession>>,
+    card_owner: watch::Sender<Option<Owner>>,
     events: broadcast::Sender<Event>,
 }
 
@@ -629,6 +646,9 @@ impl<A: Authenticator> Driver<A> {
         // event reads the state it announces.
         let previous = self.snapshot.send_replace(snapshot.clone());
         let active = self.machine.active_session();
+        let owner = active.as_ref().and_then(ActiveSession::outbox_owner);
+        let renewed = active.as_ref().map(|s| &s.assertion)
+            != self.active.borrow().as_ref().map(|s| &s.assertion);
         self.active.send_if_modified(|current| {
             if *current != active {
                 *current = active;
@@ -637,6 +657,10 @@ impl<A: Authenticator> Driver<A> {
                 false
             }
         });
+        // Also when the owner stays the same but the assertion is new.
+        if renewed || *self.card_owner.borrow() != owner {
+            self.card_owner.send_replace(owner);
+        }
         if snapshot.card != previous.card {
             let _ = self.events.send(Event::Card {
                 card: snapshot.card,

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use dspconnect::ipc::protocol::{CardStatus, LockReason, Professional, SessionInfo, SessionState};
 use time::format_description::well_known::Rfc3339;
 
-use super::{ActiveSession, Assertion, AuthError, Owner, SessionError, SessionKind};
+use super::{ActiveSession, Assertion, AuthError, SessionError, SessionKind};
 use crate::card::{CardError, CardIdentity, Fingerprint, PinOutcome, PinStatus};
 
 /// Identifies one PIN verification or authentication.
@@ -149,16 +149,10 @@ impl SessionOwner {
         }
     }
 
-    fn owner(&self) -> Owner {
+    fn certificate_fingerprint(&self) -> Option<Fingerprint> {
         match self {
-            SessionOwner::Card(identity) => Owner {
-                ehealth_id: identity.ehealth_id.clone(),
-                certificate_fingerprint: Some(identity.fingerprint),
-            },
-            SessionOwner::Password(professional) => Owner {
-                ehealth_id: professional.ehealth_id.clone(),
-                certificate_fingerprint: None,
-            },
+            SessionOwner::Card(identity) => Some(identity.fingerprint),
+            SessionOwner::Password(_) => None,
         }
     }
 }
@@ -773,8 +767,8 @@ impl Machine {
         };
         let owner = self.owner.as_ref()?;
         Some(ActiveSession {
-            owner: owner.owner(),
             professional: owner.professional(),
+            certificate_fingerprint: owner.certificate_fingerprint(),
             kind,
             assertion: self.assertion.clone()?,
         })

@@ -15,11 +15,10 @@ mod driver;
 mod error;
 pub mod machine;
 pub mod screen_lock;
-mod secret;
 
-pub use assertion::{ActiveSession, Assertion, Owner, SessionKind, XSPA_SUBJECT_ID};
+pub use assertion::{ActiveSession, Assertion, SessionKind, XSPA_SUBJECT_ID};
 pub use authenticator::{AuthError, Authenticator};
 pub use driver::{SessionConfig, SessionHandle, spawn_session};
+pub use dspconnect::model::{Matricule, Password};
 pub use error::SessionError;
 pub use screen_lock::{ScreenLockWatcher, SessionBus, WatcherState, spawn_screen_lock_watcher};
-pub use secret::{MalformedPassword, PASSWORD_MAX_CHARS, Password};

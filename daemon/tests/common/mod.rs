@@ -1,322 +1,649 @@
-//! Shared by the session tests: the sandbox's real test PKI, card exports,
-//! a software reader on a card thread, and a small authenticator that
-//! really signs an AuthnRequest envelope with the card and verifies it.
+//! A test daemon: the real IPC server on its own socket, in a runtime of its
+//! own, answering through a small in-memory handler. The daemon core does
+//! not exist yet; this handler keeps just enough state (jobs, uploads,
+//! documents) for the server and `dspctl` to be exercised end to end.
 
-#![allow(dead_code)] // Each test binary uses a different part.
+#![allow(dead_code)] // each test file uses a different part
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dspconnect::ipc::protocol::{Event, SessionInfo, SessionState};
-use dspconnect_sandbox::pki::{CardPin, Pki, Professional, Validity};
-use dspconnectd::card::software::{SoftwareCard, SoftwareReaderControl, software_reader};
-use dspconnectd::card::{CardHandle, CardSigner, Pin, ProfileKind, spawn_card_thread};
-use dspconnectd::session::{
-    Assertion, AuthError, Authenticator, Password, SessionConfig, SessionHandle, XSPA_SUBJECT_ID,
-    spawn_session,
-};
-use ihe::saml::{AssertionSpec, AuthnRequest, NameId, SamlAttribute};
-use ihe::soap::Envelope;
-use ihe::wssec::{PendingEnvelope, SecurityIds, SecurityParams, Timestamp, verify_signed_envelope};
-use ihe::xml::{NsScope, ParseLimits};
-use tempfile::TempDir;
-use time::OffsetDateTime;
-use tokio::sync::broadcast;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use dspconnect::ErrorCode;
+use dspconnect::ipc::Endpoint;
+use dspconnect::ipc::protocol::*;
+use dspconnect::model::ConfidentialityMode;
+use dspconnectd::ipc_server::{ConnectionContext, IpcServer, Router, ServerOptions};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::{broadcast, oneshot};
 
-pub const PIN_A: &str = "58274619";
-pub const PIN_B: &str = "4711";
+pub const PIN: &str = "1234";
+pub const PATIENT: &str = "1893120105732";
 
-pub struct TestPki {
-    _dir: TempDir,
-    pub pki: Pki,
+pub struct TestDaemon {
+    /// Holds the socket directory; removed on drop.
+    pub dir: tempfile::TempDir,
+    pub endpoint: Endpoint,
+    pub events: broadcast::Sender<Event>,
+    pub state: Arc<Mutex<State>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// One sandbox PKI per test binary (creating it costs RSA key generations).
-pub static PKI: LazyLock<TestPki> = LazyLock::new(|| {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let pki = Pki::load_or_create(dir.path()).expect("sandbox PKI");
-    TestPki { _dir: dir, pki }
-});
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub sandbox: bool,
+    /// Jobs are created done (otherwise they stay queued for ever).
+    pub complete_jobs: bool,
+    pub event_capacity: usize,
+    pub server: ServerOptions,
+}
 
-pub fn anne() -> Professional {
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sandbox: true,
+            complete_jobs: false,
+            event_capacity: 256,
+            server: ServerOptions::default(),
+        }
+    }
+}
+
+/// What the handler remembers.
+#[derive(Debug, Default)]
+pub struct State {
+    pub sandbox: bool,
+    pub complete_jobs: bool,
+    pub jobs: Vec<Job>,
+    pub uploads: HashMap<String, Vec<u8>>,
+    pub committed: HashMap<String, Vec<u8>>,
+    pub reads: HashMap<String, Vec<u8>>,
+    /// (method, peer pid) of every call, in arrival order.
+    pub calls: Vec<(String, Option<u32>)>,
+    pub last_pin: Option<String>,
+    pub last_push: Option<PushParams>,
+}
+
+/// The content `document.get` and `document.open_read` return.
+pub fn document_content() -> Vec<u8> {
+    (0..300_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+impl TestDaemon {
+    pub fn start(name: &str) -> TestDaemon {
+        TestDaemon::start_with(name, Options::default())
+    }
+
+    pub fn start_with(name: &str, options: Options) -> TestDaemon {
+        let dir = tempfile::tempdir().unwrap();
+        // The server creates the `dspconnect` directory itself (0700).
+        let endpoint =
+            Endpoint::at_path(dir.path().join("dspconnect").join(format!("{name}.sock")));
+        let (events, _) = broadcast::channel(options.event_capacity);
+        let state = Arc::new(Mutex::new(State {
+            sandbox: options.sandbox,
+            complete_jobs: options.complete_jobs,
+            ..State::default()
+        }));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (ready, bound) = std::sync::mpsc::channel();
+        let thread = {
+            let endpoint = endpoint.clone();
+            let events = events.clone();
+            let state = Arc::clone(&state);
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let server = match IpcServer::bind(endpoint, events.clone()) {
+                        Ok(s) => s.with_options(options.server),
+                        Err(e) => {
+                            ready.send(Err(e.to_string())).unwrap();
+                            return;
+                        }
+                    };
+                    ready.send(Ok(())).unwrap();
+                    let handler = Arc::new(router(state, events));
+                    server
+                        .serve(handler, async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+            })
+        };
+        bound
+            .recv()
+            .unwrap()
+            .expect("the test daemon could not bind");
+        TestDaemon {
+            dir,
+            endpoint,
+            events,
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn socket(&self) -> &Path {
+        self.endpoint.path()
+    }
+
+    /// Shuts the server down and waits until `serve` has returned.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+
+    pub fn publish(&self, event: Event) {
+        // No subscriber is not an error for the daemon.
+        let _ = self.events.send(event);
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .map(|(m, _)| m.clone())
+            .collect()
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A raw line-level connection, for what the typed client cannot send.
+pub struct Raw {
+    pub stream: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl Raw {
+    pub fn connect(path: &Path) -> Raw {
+        let stream = UnixStream::connect(path).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Raw { stream, reader }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.stream.write_all(line.as_bytes()).unwrap();
+        self.stream.write_all(b"\n").unwrap();
+    }
+
+    pub fn recv(&mut self) -> Value {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).unwrap();
+        assert!(n > 0, "the server closed the connection");
+        assert!(line.ends_with('\n'), "unterminated line {line:?}");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Sends a line and returns the answer.
+    pub fn ask(&mut self, line: &str) -> Value {
+        self.send(line);
+        self.recv()
+    }
+}
+
+fn professional() -> Professional {
     Professional {
-        name: "Dr Anne Muller".into(),
         ehealth_id: "2854201475".into(),
+        name: "Dr Test Généraliste".into(),
+        profession: Some("Médecin".into()),
+        specialty: None,
     }
 }
 
-pub fn bernard() -> Professional {
-    Professional {
-        name: "Dr Bernard Weber".into(),
-        ehealth_id: "1970031512".into(),
+fn session(state: SessionState) -> SessionInfo {
+    SessionInfo {
+        state,
+        lock_reason: None,
+        professional: Some(professional()),
+        expires_at: Some("2030-01-01T12:00:00Z".into()),
     }
 }
 
-/// A card exported by the sandbox into its own directory.
-pub struct ExportedCard {
-    pub dir: TempDir,
-    pub card: SoftwareCard,
-}
-
-impl ExportedCard {
-    pub fn path(&self) -> PathBuf {
-        self.dir.path().join("card")
-    }
-}
-
-/// Exports a card into `<new temporary dir>/card` without loading it.
-pub fn export_files(professional: &Professional, pin: &str, validity: Validity) -> TempDir {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    PKI.pki
-        .export_card(
-            professional,
-            validity,
-            &CardPin::new(pin.to_owned()).expect("PIN"),
-            &dir.path().join("card"),
+fn check_patient(patient: &str, field: &str) -> Result<(), RpcError> {
+    if patient.len() == 13 && patient.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(RpcError::new(
+            ErrorCode::BadMatricule,
+            format!("'{patient}' is not a matricule"),
         )
-        .expect("card export");
-    dir
-}
-
-pub fn export(professional: &Professional, pin: &str, validity: Validity) -> ExportedCard {
-    let dir = export_files(professional, pin, validity);
-    let card = SoftwareCard::load(&dir.path().join("card")).expect("software card");
-    ExportedCard { dir, card }
-}
-
-pub fn export_valid(professional: &Professional, pin: &str) -> ExportedCard {
-    export(professional, pin, Validity::days_from_now(365))
-}
-
-pub fn pin(digits: &str) -> Pin {
-    Pin::new(digits.to_owned()).expect("well-formed PIN")
-}
-
-/// A small IdP: checks the signed AuthnRequest the way the platform does
-/// (WS-Security signature, the card certificate against the sandbox's
-/// LuxTrust test CA, the requested eHealth id against the certificate) and
-/// answers an assertion for that professional.
-pub struct TestAuthenticator {
-    pub assertion_lifetime: time::Duration,
-    pub fail: AtomicBool,
-    pub card_authentications: AtomicU64,
-    pub password: (String, String),
-}
-
-impl TestAuthenticator {
-    pub fn new(assertion_lifetime: time::Duration) -> Self {
-        TestAuthenticator {
-            assertion_lifetime,
-            fail: AtomicBool::new(false),
-            card_authentications: AtomicU64::new(0),
-            password: ("1980010100123".into(), "correct horse battery".into()),
-        }
+        .with_field(field)
+        .with_hint("a matricule has 13 digits"))
     }
+}
 
-    fn assertion(&self, subject: &str, name: &str) -> Result<Assertion, AuthError> {
-        let now = OffsetDateTime::now_utc();
-        let spec = AssertionSpec {
-            id: format!("_a-{}", uuid::Uuid::new_v4()),
-            issue_instant: now,
-            issuer: "https://idp.sandbox.test".into(),
-            subject: NameId {
-                value: subject.into(),
-                format: Some(ihe::saml::NAMEID_UNSPECIFIED.into()),
-            },
-            not_before: now - time::Duration::minutes(1),
-            not_on_or_after: now + self.assertion_lifetime,
-            audience: Some("urn:esante:dsp".into()),
-            authn_instant: now,
-            authn_context_class: ihe::saml::AUTHN_CONTEXT_X509.into(),
-            session_index: None,
-            attributes: vec![SamlAttribute::single(XSPA_SUBJECT_ID, name)],
-        };
-        let saml = ihe::saml::Assertion::from_element(&spec.to_unsigned_element(), &NsScope::new())
-            .map_err(|e| AuthError::InvalidResponse {
-                reason: e.to_string(),
+fn summary(patient: &str, unique_id: &str, mode: ConfidentialityMode) -> DocumentSummary {
+    DocumentSummary {
+        unique_id: unique_id.into(),
+        entry_uuid: "urn:uuid:0d3f1b9e-7a52-4c1e-9d1e-1b0c3a4f5e60".into(),
+        patient: patient.into(),
+        title: "Lettre de sortie".into(),
+        mode,
+        mime_type: "application/pdf".into(),
+        size: 1234,
+        hash: "da39a3ee5e6b4b0d3255bfef95601890afd80709".into(),
+        author: professional(),
+        creation_time: "2025-01-01T10:00:00Z".into(),
+        submission_time: Some("2025-01-01T10:05:00Z".into()),
+        status: "Approved".into(),
+    }
+}
+
+type Shared = Arc<Mutex<State>>;
+
+fn record(state: &Shared, ctx: &ConnectionContext, method: &str) {
+    state
+        .lock()
+        .unwrap()
+        .calls
+        .push((method.to_owned(), ctx.peer_pid));
+}
+
+fn enqueue(
+    state: &Shared,
+    events: &broadcast::Sender<Event>,
+    source: &DocumentSource,
+    metadata: &PushMetadata,
+    replaces: Option<String>,
+) -> Result<PushAccepted, RpcError> {
+    check_patient(&metadata.patient, "metadata.patient")?;
+    if !metadata.patient_statement.informed_and_agrees {
+        return Err(RpcError::new(
+            ErrorCode::MissingPatientStatement,
+            "the patient must be informed and agree",
+        )
+        .with_field("metadata.patient_statement.informed_and_agrees"));
+    }
+    let mut s = state.lock().unwrap();
+    let size = match source {
+        DocumentSource::Path(p) => {
+            let meta = std::fs::metadata(p).map_err(|_| {
+                RpcError::new(ErrorCode::FileNotFound, format!("no file {p}"))
+                    .with_field("source.path")
             })?;
-        Assertion::new(saml)
-    }
-}
-
-fn refused(reason: impl ToString) -> AuthError {
-    AuthError::Refused {
-        reason: reason.to_string(),
-    }
-}
-
-impl Authenticator for TestAuthenticator {
-    async fn authenticate_with_card(&self, signer: CardSigner) -> Result<Assertion, AuthError> {
-        let now = OffsetDateTime::now_utc();
-        let request = AuthnRequest::new(
-            &format!("_req-{}", uuid::Uuid::new_v4()),
-            now,
-            "urn:dspconnect:tests",
-            &signer.identity().ehealth_id,
-        );
-        let params = SecurityParams {
-            timestamp: Timestamp::new(now, time::Duration::minutes(5)),
-            ids: SecurityIds::from_uuid(uuid::Uuid::new_v4()),
-            assertion: None,
-        };
-        let pending = PendingEnvelope::prepare(
-            Envelope::new(request.to_element()),
-            signer.certificate_der().to_vec(),
-            params,
-        )
-        .map_err(refused)?;
-        let signed = signer.sign_envelope(pending).await.map_err(|e| match e {
-            dspconnectd::card::CardSignError::Card(card) => AuthError::Card(card),
-            other => refused(other),
-        })?;
-
-        // The platform's side.
-        let verified =
-            verify_signed_envelope(&signed.to_bytes(), &ParseLimits::default()).map_err(refused)?;
-        let certificate = PKI
-            .pki
-            .verify_professional_certificate(verified.certificate_der(), now)
-            .map_err(refused)?;
-        let asked =
-            AuthnRequest::from_element(verified.payload().map_err(refused)?).map_err(refused)?;
-        if asked.ps_ehealth_id != certificate.ehealth_id {
-            return Err(refused("the request names another professional"));
+            if !meta.is_file() {
+                return Err(
+                    RpcError::new(ErrorCode::NotAFile, format!("{p} is not a file"))
+                        .with_field("source.path"),
+                );
+            }
+            meta.len()
         }
-        self.card_authentications.fetch_add(1, Ordering::SeqCst);
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(AuthError::Unreachable {
-                reason: "the test platform is down".into(),
-            });
-        }
-        self.assertion(&certificate.ehealth_id, &certificate.name)
-    }
-
-    async fn authenticate_with_password(
-        &self,
-        matricule: &str,
-        password: Password,
-    ) -> Result<Assertion, AuthError> {
-        if (matricule, password.expose()) != (self.password.0.as_str(), self.password.1.as_str()) {
-            return Err(refused("wrong matricule or password"));
-        }
-        self.assertion(matricule, "Dr Paul Password")
-    }
+        DocumentSource::Base64(b) => BASE64.decode(b).map(|v| v.len() as u64).map_err(|e| {
+            RpcError::new(ErrorCode::InvalidArgument, e.to_string()).with_field("source.base64")
+        })?,
+        DocumentSource::Upload(id) => s
+            .committed
+            .get(id)
+            .map(|v| v.len() as u64)
+            .ok_or_else(|| RpcError::new(ErrorCode::InvalidArgument, "no such upload"))?,
+    };
+    let n = s.jobs.len() + 1;
+    let job = Job {
+        job_id: format!("job-{n}"),
+        state: if s.complete_jobs {
+            JobState::Done
+        } else {
+            JobState::Queued
+        },
+        unique_id: format!("2.25.{n}"),
+        patient: metadata.patient.clone(),
+        title: metadata.title.clone(),
+        mode: metadata.mode,
+        professional: professional().ehealth_id,
+        replaces,
+        attempts: 0,
+        size,
+        sent: 0,
+        created_at: "2025-01-01T10:00:00Z".into(),
+        updated_at: "2025-01-01T10:00:00Z".into(),
+        error: None,
+    };
+    s.jobs.push(job.clone());
+    let _ = events.send(Event::Job { job: job.clone() });
+    Ok(PushAccepted {
+        job_id: job.job_id,
+        unique_id: job.unique_id,
+    })
 }
 
-/// Waits until `card` has forgotten its PIN verification.
-pub async fn until_not_verified(card: &SoftwareCard) {
-    // A lock the session decided by itself resets the card right after.
-    for _ in 0..500 {
-        if !card.is_verified() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the card is still verified after the lock");
+fn find_job(state: &Shared, id: &str) -> Result<Job, RpcError> {
+    state
+        .lock()
+        .unwrap()
+        .jobs
+        .iter()
+        .find(|j| j.job_id == id)
+        .cloned()
+        .ok_or_else(|| {
+            RpcError::new(ErrorCode::UnknownJob, format!("no job {id}")).with_field("job_id")
+        })
 }
 
-/// A software reader on a card thread, a session over it, its events.
-pub struct Rig {
-    pub reader: SoftwareReaderControl,
-    pub card_handle: CardHandle,
-    pub session: SessionHandle,
-    pub events: broadcast::Receiver<Event>,
-    pub auth: Arc<TestAuthenticator>,
-}
-
-pub fn rig_with(config: SessionConfig, auth: TestAuthenticator, pinpad: bool) -> Rig {
-    let (backend, reader) = software_reader(pinpad);
-    let (card_handle, card_events) = spawn_card_thread(Box::new(backend)).expect("card thread");
-    let (events_tx, events) = broadcast::channel(256);
-    let auth = Arc::new(auth);
-    let session = spawn_session(
-        card_handle.clone(),
-        card_events,
-        auth.clone(),
-        config,
-        events_tx,
-    );
-    Rig {
-        reader,
-        card_handle,
-        session,
-        events,
-        auth,
-    }
-}
-
-pub fn sandbox_config() -> SessionConfig {
-    SessionConfig::new(ProfileKind::Sandbox)
-}
-
-pub fn rig() -> Rig {
-    rig_with(
-        sandbox_config(),
-        TestAuthenticator::new(time::Duration::hours(8)),
-        false,
-    )
-}
-
-impl Rig {
-    /// The next session event, skipping card events.
-    pub async fn next_session(&mut self) -> SessionInfo {
-        loop {
-            match self.events.recv().await.expect("events") {
-                Event::Session { session } => return session,
-                _ => continue,
+macro_rules! with {
+    ($state:ident, $events:ident, |$ctx:ident, $p:ident| $body:expr) => {{
+        let $state = Arc::clone(&$state);
+        let $events = $events.clone();
+        move |$ctx: ConnectionContext, $p| {
+            let $state = Arc::clone(&$state);
+            let $events = $events.clone();
+            async move {
+                let _ = &$events;
+                $body
             }
         }
-    }
+    }};
+}
 
-    /// Session events until one in `state`; returns it.
-    pub async fn until_state(&mut self, state: SessionState) -> SessionInfo {
-        loop {
-            let info = self.next_session().await;
-            if info.state == state {
-                return info;
-            }
-        }
-    }
-
-    /// Like [`Rig::until_state`], giving up after 60 s of real time (for
-    /// tests that do not pause the clock).
-    pub async fn wait_state(&mut self, state: SessionState) -> SessionInfo {
-        tokio::time::timeout(Duration::from_secs(60), self.until_state(state))
-            .await
-            .unwrap_or_else(|_| panic!("no {state:?} within 60 s; now {:?}", self.session.status()))
-    }
-
-    /// Forgets the events received so far.
-    pub fn drain(&mut self) {
-        while self.events.try_recv().is_ok() {}
-    }
-
-    /// Inserts `card` and returns the session once the card is seen.
-    pub async fn insert(&mut self, card: &SoftwareCard) -> SessionInfo {
-        self.drain();
-        self.reader.insert(card);
-        let fingerprint = card.identity().fingerprint.to_string();
-        loop {
-            match self.events.recv().await.expect("events") {
-                Event::Card { card }
-                    if card.certificate_fingerprint.as_deref() == Some(&fingerprint) =>
-                {
-                    return self.session.status().1;
+pub fn router(state: Shared, events: broadcast::Sender<Event>) -> Router {
+    Router::new()
+        .route::<StatusMethod, _>(with!(state, events, |ctx, _p| {
+            record(&state, &ctx, "status");
+            let s = state.lock().unwrap();
+            Ok(Status {
+                version: "test".into(),
+                protocol: PROTOCOL_VERSION,
+                sandbox: s.sandbox,
+                platform: if s.sandbox {
+                    "sandbox".into()
+                } else {
+                    "test-platform".into()
+                },
+                card: CardStatus {
+                    reader_present: true,
+                    card_present: true,
+                    reader: Some("Virtual PCD 00 00".into()),
+                    holder: Some(professional()),
+                    ..CardStatus::default()
+                },
+                session: session(SessionState::Authenticated),
+                outbox: OutboxSummary {
+                    queued: s.jobs.len() as u32,
+                    ..OutboxSummary::default()
+                },
+            })
+        }))
+        .route::<Unlock, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "session.unlock");
+            match p.pin {
+                None => Ok(session(SessionState::PinpadPending)),
+                Some(pin) if pin.expose() == PIN => {
+                    state.lock().unwrap().last_pin = Some(pin.expose().to_owned());
+                    Ok(session(SessionState::Authenticated))
                 }
-                _ => continue,
+                Some(_) => Err(RpcError::new(ErrorCode::WrongPin, "wrong PIN")
+                    .with_pin_tries_left(2)
+                    .with_hint("2 tries left before the card blocks")),
             }
-        }
-    }
+        }))
+        .route::<Lock, _>(with!(state, events, |ctx, _p| {
+            record(&state, &ctx, "session.lock");
+            Ok(SessionInfo {
+                lock_reason: Some(LockReason::Explicit),
+                ..session(SessionState::Locked)
+            })
+        }))
+        .route::<PasswordLogin, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "session.password_login");
+            check_patient(&p.matricule, "matricule")?;
+            if p.password.expose() != "secret-pw" {
+                return Err(RpcError::new(
+                    ErrorCode::AuthenticationRefused,
+                    "wrong password",
+                ));
+            }
+            Ok(session(SessionState::Password))
+        }))
+        .route::<ActivateAccount, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "account.activate");
+            check_patient(&p.matricule, "matricule")?;
+            Ok(ActivationPending {
+                email_sent_to: "d***@example.lu".into(),
+                code_expires_at: "2030-01-01T12:00:00Z".into(),
+            })
+        }))
+        .route::<ConfirmActivation, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "account.activate_confirm");
+            if p.email_code.expose() != "777" {
+                return Err(RpcError::new(
+                    ErrorCode::ActivationRefused,
+                    "wrong e-mail code",
+                ));
+            }
+            Ok(ActivationDone {
+                professional: professional(),
+            })
+        }))
+        .route::<ChangePassword, _>(with!(state, events, |ctx, _p| {
+            record(&state, &ctx, "account.change_password");
+            Ok(Empty {})
+        }))
+        .route::<PatientAccess, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "patient.access");
+            check_patient(&p.patient, "patient")?;
+            Ok(ConsultationGrant {
+                grant_id: "grant-1".into(),
+                patient: p.patient,
+                expires_at: "2030-01-01T12:00:00Z".into(),
+            })
+        }))
+        .route::<Push, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "document.push");
+            let accepted = enqueue(&state, &events, &p.source, &p.metadata, None)?;
+            state.lock().unwrap().last_push = Some(p);
+            Ok(accepted)
+        }))
+        .route::<Replace, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "document.replace");
+            enqueue(
+                &state,
+                &events,
+                &p.source,
+                &p.metadata,
+                Some(p.replaces.clone()),
+            )
+        }))
+        .route::<UploadBegin, _>(with!(state, events, |ctx, _p| {
+            record(&state, &ctx, "document.upload_begin");
+            let mut s = state.lock().unwrap();
+            let id = format!("upload-{}", s.uploads.len() + s.committed.len() + 1);
+            s.uploads.insert(id.clone(), Vec::new());
+            Ok(UploadHandle { upload_id: id })
+        }))
+        .route::<UploadChunk, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "document.upload_chunk");
+            let data = BASE64.decode(&p.data).map_err(|e| {
+                RpcError::new(ErrorCode::InvalidArgument, e.to_string()).with_field("data")
+            })?;
+            if data.len() > MAX_CHUNK_BYTES {
+                return Err(
+                    RpcError::new(ErrorCode::InvalidArgument, "chunk too big").with_field("data")
+                );
+            }
+            let mut s = state.lock().unwrap();
+            let buf = s
+                .uploads
+                .get_mut(&p.upload_id)
+                .ok_or_else(|| RpcError::new(ErrorCode::InvalidArgument, "no such upload"))?;
+            if p.offset != buf.len() as u64 {
+                return Err(
+                    RpcError::new(ErrorCode::InvalidArgument, "wrong offset").with_field("offset")
+                );
+            }
+            buf.extend_from_slice(&data);
+            Ok(UploadProgress {
+                received: buf.len() as u64,
+            })
+        }))
+        .route::<UploadCommit, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "document.upload_commit");
+            let mut s = state.lock().unwrap();
+            let buf = s
+                .uploads
+                .remove(&p.upload_id)
+                .ok_or_else(|| RpcError::new(ErrorCode::InvalidArgument, "no such upload"))?;
+            let digest = format!("{:x}", Sha256::digest(&buf));
+            if digest != p.sha256 {
+                return Err(RpcError::new(ErrorCode::InvalidArgument, "sha256 mismatch")
+                    .with_field("sha256"));
+            }
+            let size = buf.len() as u64;
+            s.committed.insert(p.upload_id.clone(), buf);
+            Ok(UploadCommitted {
+                upload_id: p.upload_id,
+                size,
+            })
+        }))
+        .route::<JobStatus, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "job.status");
+            find_job(&state, &p.job_id)
+        }))
+        .route::<JobWait, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "job.wait");
+            // Jobs of the test handler never move: waiting for one that
+            // is not done lasts the whole timeout.
+            let job = find_job(&state, &p.job_id)?;
+            if !job.state.is_final() {
+                tokio::time::sleep(Duration::from_millis(p.timeout_ms)).await;
+            }
+            Ok(job)
+        }))
+        .route::<JobList, _>(with!(state, events, |ctx, _p| {
+            record(&state, &ctx, "job.list");
+            Ok(JobListResult {
+                jobs: state.lock().unwrap().jobs.clone(),
+            })
+        }))
+        .route::<SetMode, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "document.set_mode");
+            check_patient(&p.patient, "patient")?;
+            if p.mode == ConfidentialityMode::VisiteAnnonce {
+                return Err(RpcError::new(
+                    ErrorCode::ModeChangeRefused,
+                    "a document cannot go back to Visite d'annonce",
+                ));
+            }
+            Ok(summary(&p.patient, &p.unique_id, p.mode))
+        }))
+        .route::<List, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "document.list");
+            check_patient(&p.patient, "patient")?;
+            Ok(DocumentList {
+                documents: vec![
+                    summary(&p.patient, "2.25.100", ConfidentialityMode::Normal),
+                    summary(&p.patient, "2.25.101", ConfidentialityMode::Restreint),
+                ],
+                patient: p.patient,
+            })
+        }))
+        .route::<GetToPath, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "document.get");
+            let content = document_content();
+            std::fs::write(&p.path, &content).map_err(|e| {
+                RpcError::new(ErrorCode::BadOutputPath, e.to_string()).with_field("path")
+            })?;
+            Ok(Retrieved {
+                path: p.path,
+                size: content.len() as u64,
+                sha256: format!("{:x}", Sha256::digest(&content)),
+                mime_type: "application/pdf".into(),
+            })
+        }))
+        .route::<OpenRead, _>(with!(state, events, |ctx, _p| {
+            record(&state, &ctx, "document.open_read");
+            let content = document_content();
+            let size = content.len() as u64;
+            let mut s = state.lock().unwrap();
+            let id = format!("read-{}", s.reads.len() + 1);
+            s.reads.insert(id.clone(), content);
+            Ok(ReadHandle {
+                read_id: id,
+                size,
+                mime_type: "application/pdf".into(),
+            })
+        }))
+        .route::<ReadChunk, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "document.read_chunk");
+            let s = state.lock().unwrap();
+            let content = s
+                .reads
+                .get(&p.read_id)
+                .ok_or_else(|| RpcError::new(ErrorCode::InvalidArgument, "no such read"))?;
+            let start = (p.offset as usize).min(content.len());
+            let end = (start + (p.length as usize).min(MAX_CHUNK_BYTES)).min(content.len());
+            Ok(Chunk {
+                data: BASE64.encode(&content[start..end]),
+                eof: end == content.len(),
+            })
+        }))
+        .route::<CloseRead, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "document.close_read");
+            state.lock().unwrap().reads.remove(&p.read_id);
+            Ok(Empty {})
+        }))
+        .route::<OpenDsp, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "dsp.open");
+            Ok(DspUrl {
+                url: format!(
+                    "https://127.0.0.1:8443/portal/ticket/abc?patient={}",
+                    p.patient
+                ),
+                expires_at: "2030-01-01T12:00:00Z".into(),
+                browser_launched: p.launch_browser,
+            })
+        }))
+        .route::<ReportAnomaly, _>(with!(state, events, |ctx, _p| {
+            record(&state, &ctx, "document.report_anomaly");
+            Ok(AnomalyReported {
+                report_id: "anomaly-1".into(),
+            })
+        }))
+        .route::<HpdLookup, _>(with!(state, events, |ctx, _p| {
+            record(&state, &ctx, "hpd.lookup");
+            Ok(HpdResult {
+                professionals: vec![professional()],
+            })
+        }))
+        .route::<LogTail, _>(with!(state, events, |ctx, p| {
+            record(&state, &ctx, "log.tail");
+            Ok(LogLines {
+                lines: (0..p.lines.min(3))
+                    .map(|i| format!(r#"{{"seq":{i},"action":"push"}}"#))
+                    .collect(),
+            })
+        }))
+}
 
-    /// Inserts `card`, unlocks with `digits` (Authenticated), and forgets
-    /// the events so far.
-    pub async fn sign_in(&mut self, card: &SoftwareCard, digits: &str) -> SessionInfo {
-        self.insert(card).await;
-        let info = self.session.unlock(pin(digits)).await.expect("unlock");
-        assert_eq!(info.state, SessionState::Authenticated, "{info:?}");
-        self.drain();
-        info
-    }
+/// A path in `dir` with `content`.
+pub fn file_with(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
 }

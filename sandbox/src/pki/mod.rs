@@ -168,6 +168,38 @@ impl IdpSigningIdentity {
     }
 }
 
+/// The IdP signs through the same [`ihe::dsig::Signer`] interface as a
+/// card, so that assertions are signed by the code path the client's
+/// requests use.
+impl ihe::dsig::Signer for IdpSigningIdentity {
+    fn certificate_der(&self) -> &[u8] {
+        &self.certificate.der
+    }
+
+    fn sign_prehashed(
+        &self,
+        algorithm: ihe::dsig::SignatureAlgorithm,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, ihe::dsig::SignerError> {
+        use rsa::signature::{SignatureEncoding, hazmat::PrehashSigner};
+        if algorithm != ihe::dsig::SignatureAlgorithm::RsaSha256 {
+            return Err(ihe::dsig::SignerError::UnsupportedAlgorithm {
+                requested: algorithm,
+                supported: ihe::dsig::SignatureAlgorithm::RsaSha256,
+            });
+        }
+        if digest.len() != 32 {
+            return Err(ihe::dsig::SignerError::DigestLength {
+                actual: digest.len(),
+            });
+        }
+        self.signing_key
+            .sign_prehash(digest)
+            .map(|s| s.to_vec())
+            .map_err(|e| ihe::dsig::SignerError::Device(Box::new(e)))
+    }
+}
+
 impl fmt::Debug for IdpSigningIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdpSigningIdentity")

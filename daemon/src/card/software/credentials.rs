@@ -144,7 +144,7 @@ pub(super) fn load(dir: &Path) -> Result<LoadedCredentials, SoftwareCardError> {
         .map(|name| single_certificate(&inside(name)?))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let pin = Pin::from_secret(&manifest.pin).map_err(|_| SoftwareCardError::BadPin {
+    let pin = Pin::new(manifest.pin.to_string()).map_err(|_| SoftwareCardError::BadPin {
         path: manifest_path.clone(),
     })?;
     Ok(LoadedCredentials {

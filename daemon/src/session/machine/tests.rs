@@ -817,11 +817,15 @@ fn password_sessions_cannot_reach_documents() {
     let session = m.active_session().unwrap();
     assert_eq!(session.kind, SessionKind::Password);
     assert!(!session.can_reach_documents());
-    assert_eq!(session.owner.certificate_fingerprint, None);
+    assert_eq!(session.certificate_fingerprint, None);
+    assert_eq!(session.outbox_owner(), None);
     assert_eq!(session.professional.name, "Dr Paul Password");
     let card = in_state(S::Authenticated).active_session().unwrap();
     assert!(card.can_reach_documents());
-    assert_eq!(card.owner.certificate_fingerprint, Some(CARD_A.fingerprint));
+    assert_eq!(card.certificate_fingerprint, Some(CARD_A.fingerprint));
+    let owner = card.outbox_owner().unwrap();
+    assert_eq!(owner.ehealth_id, CARD_A.ehealth_id);
+    assert_eq!(owner.certificate_sha256, CARD_A.fingerprint.to_string());
 }
 
 #[test]
