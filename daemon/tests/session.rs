@@ -14,7 +14,7 @@ use std::time::Duration;
 use dspconnect::ErrorCode;
 use dspconnect::ipc::protocol::{LockReason, SessionState};
 use dspconnect_sandbox::pki::Validity;
-use dspconnectd::card::ProfileKind;
+use dspconnectd::card::PlatformKind;
 use dspconnectd::card::software::SoftwareCard;
 use dspconnectd::session::{Matricule, Password, SessionConfig, SessionError, SessionKind};
 use session_support::*;
@@ -381,7 +381,7 @@ async fn a_reader_without_pinpad_refuses_pinpad_entry() {
 #[tokio::test]
 async fn a_production_profile_refuses_the_test_card_before_any_pin() {
     let a = export_valid(&anne(), PIN_A);
-    let mut config = SessionConfig::new(ProfileKind::Production);
+    let mut config = SessionConfig::new(PlatformKind::Production);
     config.test_ca_certificates = a.card.issuer_certificates_der().to_vec();
     let mut rig = rig_with(
         config,

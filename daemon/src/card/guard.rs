@@ -7,31 +7,23 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
 use super::{CardError, CardIdentity};
+pub use crate::config::PlatformKind;
 
 /// Every name in the sandbox's test PKI carries this, so a test card from
 /// any sandbox install is recognised even when its CA certificate is not at
 /// hand.
 pub const SANDBOX_NAME_MARKER: &str = "SANDBOX";
 
-/// Which kind of platform profile is in use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProfileKind {
-    /// The embedded (or a local) sandbox: test cards only make sense here.
-    Sandbox,
-    /// A real eSanté platform.
-    Production,
-}
-
 /// Refuses `card` under a production profile when it is a test card: its
 /// issuer is one of `test_ca_certificates` (DER; the sandbox's LuxTrust
 /// test CA), or its issuer's name carries the sandbox's marker. Under the
 /// sandbox profile every card passes (the sandbox's IdP checks the chain).
 pub fn check_test_card(
-    profile: ProfileKind,
+    profile: PlatformKind,
     test_ca_certificates: &[Vec<u8>],
     card: &CardIdentity,
 ) -> Result<(), CardError> {
-    if profile == ProfileKind::Sandbox {
+    if profile == PlatformKind::Sandbox {
         return Ok(());
     }
     let refused = || CardError::TestCardRefused {
@@ -80,16 +72,16 @@ mod tests {
         let test_cas = vec![test_ca.der().to_vec()];
 
         let err =
-            check_test_card(ProfileKind::Production, &test_cas, &card_from(&test_ca)).unwrap_err();
+            check_test_card(PlatformKind::Production, &test_cas, &card_from(&test_ca)).unwrap_err();
         assert!(matches!(err, CardError::TestCardRefused { .. }), "{err}");
         assert_eq!(err.code(), dspconnect::ErrorCode::TestCardRefused);
         assert!(
-            check_test_card(ProfileKind::Production, &[], &card_from(&marked_ca)).is_err(),
+            check_test_card(PlatformKind::Production, &[], &card_from(&marked_ca)).is_err(),
             "the SANDBOX marker alone suffices"
         );
-        assert!(check_test_card(ProfileKind::Production, &test_cas, &card_from(&real_ca)).is_ok());
+        assert!(check_test_card(PlatformKind::Production, &test_cas, &card_from(&real_ca)).is_ok());
         for issuer in [&test_ca, &marked_ca, &real_ca] {
-            assert!(check_test_card(ProfileKind::Sandbox, &test_cas, &card_from(issuer)).is_ok());
+            assert!(check_test_card(PlatformKind::Sandbox, &test_cas, &card_from(issuer)).is_ok());
         }
     }
 }

@@ -32,7 +32,7 @@ use time::OffsetDateTime;
 pub use backend::{CardBackend, CardEvent, CardWaker};
 pub use dspconnect::model::{Pin, PinError};
 pub use error::{CardError, PIN_TRIES, PinOutcome, PinStatus};
-pub use guard::{ProfileKind, SANDBOX_NAME_MARKER, check_test_card};
+pub use guard::{PlatformKind, SANDBOX_NAME_MARKER, check_test_card};
 pub use identity::{CardIdentity, Fingerprint};
 pub use thread::{CardEvents, CardHandle, spawn_card_thread};
 

@@ -21,7 +21,7 @@ use tokio::time::{Instant, sleep_until};
 use super::machine::{Effect, Input, Machine, OpId};
 use super::{ActiveSession, Assertion, Authenticator, Matricule, Password, SessionError};
 use crate::card::{
-    CardEvent, CardEvents, CardHandle, CardSigner, Pin, ProfileKind, check_test_card,
+    CardEvent, CardEvents, CardHandle, CardSigner, Pin, PlatformKind, check_test_card,
 };
 use crate::outbox::Owner;
 
@@ -37,14 +37,24 @@ pub struct SessionConfig {
     pub retry_initial: Duration,
     pub retry_max: Duration,
     /// The profile's kind, for the test-card guard.
-    pub profile: ProfileKind,
+    pub profile: PlatformKind,
     /// The sandbox's LuxTrust test CA certificates (DER), for the guard.
     pub test_ca_certificates: Vec<Vec<u8>>,
 }
 
 impl SessionConfig {
+    /// The session of the configuration file's `[session]` settings, for a
+    /// platform profile of kind `profile`.
+    pub fn from_settings(settings: &crate::config::SessionConfig, profile: PlatformKind) -> Self {
+        SessionConfig {
+            idle_timeout: Duration::from_secs(u64::from(settings.idle_timeout_minutes) * 60),
+            renewal_lead: Duration::from_secs(u64::from(settings.renew_before_expiry_seconds)),
+            ..SessionConfig::new(profile)
+        }
+    }
+
     /// The defaults for a profile of `profile` kind.
-    pub fn new(profile: ProfileKind) -> Self {
+    pub fn new(profile: PlatformKind) -> Self {
         SessionConfig {
             idle_timeout: Duration::from_secs(60 * 60),
             renewal_lead: Duration::from_secs(5 * 60),
@@ -672,5 +682,24 @@ impl<A: Authenticator> Driver<A> {
                 session: snapshot.session,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_file_sets_the_timers() {
+        let mut settings = crate::config::SessionConfig::default();
+        let config = SessionConfig::from_settings(&settings, PlatformKind::Production);
+        assert_eq!(config.idle_timeout, Duration::from_secs(60 * 60));
+        assert_eq!(config.renewal_lead, Duration::from_secs(300));
+        assert_eq!(config.profile, PlatformKind::Production);
+        settings.idle_timeout_minutes = 15;
+        settings.renew_before_expiry_seconds = 120;
+        let config = SessionConfig::from_settings(&settings, PlatformKind::Sandbox);
+        assert_eq!(config.idle_timeout, Duration::from_secs(15 * 60));
+        assert_eq!(config.renewal_lead, Duration::from_secs(120));
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use dspconnect::ipc::protocol::{Event, SessionInfo, SessionState};
 use dspconnect_sandbox::pki::{CardPin, Pki, Professional, Validity};
 use dspconnectd::card::software::{SoftwareCard, SoftwareReaderControl, software_reader};
-use dspconnectd::card::{CardHandle, CardSigner, Pin, ProfileKind, spawn_card_thread};
+use dspconnectd::card::{CardHandle, CardSigner, Pin, PlatformKind, spawn_card_thread};
 use dspconnectd::session::{
     Assertion, AuthError, Authenticator, Matricule, Password, SessionConfig, SessionHandle,
     XSPA_SUBJECT_ID, spawn_session,
@@ -252,7 +252,7 @@ pub fn rig_with(config: SessionConfig, auth: TestAuthenticator, pinpad: bool) ->
 }
 
 pub fn sandbox_config() -> SessionConfig {
-    SessionConfig::new(ProfileKind::Sandbox)
+    SessionConfig::new(PlatformKind::Sandbox)
 }
 
 pub fn rig() -> Rig {
