@@ -58,6 +58,7 @@ declare -A needed=(
   [pkg-config]=pkg-config
   [openssl]=openssl
   [python3]=python3
+  [dbus-daemon]=dbus-daemon
 )
 install_missing() {
   local missing=() cmd
