@@ -11,6 +11,8 @@
 //!   the one place that decides who may do what.
 //! - [`store`]: SQLite persistence of the HPD, patients and their
 //!   consents, documents, access log, outbox and replay cache.
+//! - [`portal`]: the professional web portal, the patient portal and the
+//!   admin JSON API.
 //! - [`config`]: what an instance is started with.
 
 #![forbid(unsafe_code)]
@@ -19,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod pki;
 pub mod policy;
+pub mod portal;
 pub mod server;
 pub mod soap_service;
 pub mod store;

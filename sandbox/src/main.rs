@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use dspconnect_sandbox::config::{self, SandboxConfig};
 use dspconnect_sandbox::pki::{CardPin, Pki, Professional, Validity};
+use dspconnect_sandbox::portal::AdminToken;
 use dspconnect_sandbox::server::{SANDBOX_NOTICE, Sandbox};
 
 /// The dspconnect sandbox: a stand-in for the eSanté platform.
@@ -114,6 +115,17 @@ fn serve(config: SandboxConfig) -> Result<(), AnyError> {
             sandbox.ca_certificate_path().display()
         )?;
         writeln!(out, "data directory: {}", sandbox.data_dir().display())?;
+        writeln!(out, "professional portal: {}/portal/open?ticket=… (tickets from the DSP services)", sandbox.base_url())?;
+        writeln!(out, "patient portal: {}/patient/login", sandbox.base_url())?;
+        let admin_token = AdminToken::load(sandbox.data_dir())?;
+        writeln!(
+            out,
+            "admin API: {}/admin/api/… with 'Authorization: Bearer {}' (kept in {})",
+            sandbox.base_url(),
+            admin_token.expose(),
+            AdminToken::path(sandbox.data_dir()).display()
+        )?;
+        drop(admin_token);
         writeln!(out, "demo professionals (HPD):")?;
         for p in dspconnect_sandbox::store::demo::DEMO_PROFESSIONALS {
             writeln!(

@@ -29,6 +29,7 @@ use crate::store::{OneTimeCode, Store, StoreError};
 pub use layers::SANDBOX_HEADER;
 pub use mount::{Endpoint, Mount};
 pub use pages::SANDBOX_NOTICE;
+pub(crate) use pages::escape as escape_html;
 
 /// Error a mount factory may return.
 pub type MountError = Box<dyn std::error::Error + Send + Sync>;
@@ -179,7 +180,7 @@ impl Sandbox {
     /// the data directory, binds 127.0.0.1 on the configured port and serves
     /// HTTPS until [`RunningSandbox::shutdown`].
     pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
-        Self::new(config).launch().await
+        Self::new(config).mount(crate::portal::mount).launch().await
     }
 
     /// Starts this sandbox with its mounts.
