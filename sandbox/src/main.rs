@@ -115,7 +115,11 @@ fn serve(config: SandboxConfig) -> Result<(), AnyError> {
             sandbox.ca_certificate_path().display()
         )?;
         writeln!(out, "data directory: {}", sandbox.data_dir().display())?;
-        writeln!(out, "professional portal: {}/portal/open?ticket=… (tickets from the DSP services)", sandbox.base_url())?;
+        writeln!(
+            out,
+            "professional portal: {}/portal/open?ticket=… (tickets from the DSP services)",
+            sandbox.base_url()
+        )?;
         writeln!(out, "patient portal: {}/patient/login", sandbox.base_url())?;
         let admin_token = AdminToken::load(sandbox.data_dir())?;
         writeln!(

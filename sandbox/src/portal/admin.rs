@@ -102,7 +102,10 @@ pub(super) fn routes() -> Router<PortalState> {
             "/admin/api/patients/{matricule}/referent",
             put(set_referent),
         )
-        .route("/admin/api/patients/{matricule}/cercle", post(add_to_cercle))
+        .route(
+            "/admin/api/patients/{matricule}/cercle",
+            post(add_to_cercle),
+        )
         .route(
             "/admin/api/patients/{matricule}/cercle/{ehealth_id}",
             delete(remove_from_cercle),
@@ -340,7 +343,12 @@ async fn set_referent(
         .as_deref()
         .map(|id| ehealth_id("ehealth_id", id))
         .transpose()?;
-    edit(&state, &patient, &ConsentEdit::Referent(referent), "ehealth_id")
+    edit(
+        &state,
+        &patient,
+        &ConsentEdit::Referent(referent),
+        "ehealth_id",
+    )
 }
 
 #[derive(Deserialize)]
@@ -359,7 +367,12 @@ async fn add_to_cercle(
     let patient = patient_id(&matricule)?;
     let body: ProfessionalBody = json_body(&body)?;
     let id = ehealth_id("ehealth_id", &body.ehealth_id)?;
-    edit(&state, &patient, &ConsentEdit::AddToCercle(id), "ehealth_id")
+    edit(
+        &state,
+        &patient,
+        &ConsentEdit::AddToCercle(id),
+        "ehealth_id",
+    )
 }
 
 async fn remove_from_cercle(
@@ -370,7 +383,12 @@ async fn remove_from_cercle(
     authorize(&state, &headers)?;
     let patient = patient_id(&matricule)?;
     let id = ehealth_id("ehealth_id", &id)?;
-    edit(&state, &patient, &ConsentEdit::RemoveFromCercle(id), "ehealth_id")
+    edit(
+        &state,
+        &patient,
+        &ConsentEdit::RemoveFromCercle(id),
+        "ehealth_id",
+    )
 }
 
 async fn add_to_black_list(
@@ -383,7 +401,12 @@ async fn add_to_black_list(
     let patient = patient_id(&matricule)?;
     let body: ProfessionalBody = json_body(&body)?;
     let id = ehealth_id("ehealth_id", &body.ehealth_id)?;
-    edit(&state, &patient, &ConsentEdit::AddToBlackList(id), "ehealth_id")
+    edit(
+        &state,
+        &patient,
+        &ConsentEdit::AddToBlackList(id),
+        "ehealth_id",
+    )
 }
 
 async fn remove_from_black_list(
@@ -692,7 +715,8 @@ async fn revoke_card(
             )
         }
         (None, Some(serial)) => (
-            CertificateSerial::from_hex(&serial).map_err(|e| ApiError::bad("serial", e.to_string()))?,
+            CertificateSerial::from_hex(&serial)
+                .map_err(|e| ApiError::bad("serial", e.to_string()))?,
             None,
         ),
         _ => {
@@ -702,9 +726,11 @@ async fn revoke_card(
             ));
         }
     };
-    state.ctx.pki().revoke(&serial).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "serial", e.to_string())
-    })?;
+    state
+        .ctx
+        .pki()
+        .revoke(&serial)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "serial", e.to_string()))?;
     let store = state.ctx.store();
     let mut bound_to = None;
     if let Some(fingerprint) = &fingerprint {

@@ -71,7 +71,9 @@ impl AdminToken {
                 }
                 Ok(AdminToken(token))
             }
-            Err(source) if source.kind() == std::io::ErrorKind::AlreadyExists => Self::load(data_dir),
+            Err(source) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                Self::load(data_dir)
+            }
             Err(source) => Err(AdminTokenError::Io {
                 doing: "create",
                 path,

@@ -36,7 +36,10 @@ fn body_path(data_dir: &Path, record: &DocumentRecord) -> Result<PathBuf, Portal
 }
 
 /// The document's body as an inline response.
-pub(crate) async fn serve(data_dir: &Path, record: &DocumentRecord) -> Result<Response, PortalError> {
+pub(crate) async fn serve(
+    data_dir: &Path,
+    record: &DocumentRecord,
+) -> Result<Response, PortalError> {
     let path = body_path(data_dir, record)?;
     let file = tokio::fs::File::open(&path).await.map_err(|e| {
         PortalError::Internal(format!(

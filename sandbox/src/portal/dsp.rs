@@ -224,7 +224,10 @@ fn metadata_in_mode(
     let table = ConfidentialityCodeTable::sandbox();
     entry.confidentiality_codes.retain(|code| {
         table
-            .mode_for(&code.code, code.coding_scheme.as_deref().unwrap_or_default())
+            .mode_for(
+                &code.code,
+                code.coding_scheme.as_deref().unwrap_or_default(),
+            )
             .is_err()
     });
     let code = table.code_for(to);
@@ -237,9 +240,7 @@ fn metadata_in_mode(
     entry.logical_id = Some(record.logical_id.clone());
     entry.version = Some((record.version + 1).to_string());
     entry.availability_status = Some(AvailabilityStatus::Approved);
-    let element = entry
-        .to_element()
-        .map_err(|e| unreadable(e.to_string()))?;
+    let element = entry.to_element().map_err(|e| unreadable(e.to_string()))?;
     Ok(ihe::xml::to_string(&element).into_bytes())
 }
 
@@ -313,11 +314,9 @@ fn readable_title(
     if !decide(&facts, Operation::Read).is_allowed() {
         return Ok(None);
     }
-    Ok(Some(
-        describe(&current.metadata)
-            .title
-            .unwrap_or_else(|| format!("Document {}", current.unique_id)),
-    ))
+    Ok(Some(describe(&current.metadata).title.unwrap_or_else(
+        || format!("Document {}", current.unique_id),
+    )))
 }
 
 /// A change the titulaire makes to their consents (charter, « Droit du

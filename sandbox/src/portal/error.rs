@@ -19,7 +19,9 @@ pub(crate) enum PortalError {
         "this browser session opened another patient's DSP: open the link from your practice software for this patient"
     )]
     OtherPatient,
-    #[error("the form is stale or was not sent by this portal (CSRF token missing or wrong): reload the page and try again")]
+    #[error(
+        "the form is stale or was not sent by this portal (CSRF token missing or wrong): reload the page and try again"
+    )]
     CsrfRefused,
     #[error("the request came from another site; the portal accepts forms from its own pages only")]
     ForeignOrigin,

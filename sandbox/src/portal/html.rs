@@ -66,7 +66,12 @@ pub(crate) fn csrf_field(token: &str) -> String {
 }
 
 /// A one-button POST form (remove, clear, log out…).
-pub(crate) fn button_form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &str) -> String {
+pub(crate) fn button_form(
+    action: &str,
+    csrf: &str,
+    fields: &[(&str, &str)],
+    label: &str,
+) -> String {
     let hidden: String = fields
         .iter()
         .map(|(name, value)| {

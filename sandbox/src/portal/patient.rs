@@ -170,7 +170,10 @@ fn form_of<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PortalError> {
     })
 }
 
-async fn home(State(state): State<PortalState>, headers: HeaderMap) -> Result<Response, PortalError> {
+async fn home(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+) -> Result<Response, PortalError> {
     let session = match patient_side_session(&state, &headers) {
         Ok(session) => session,
         Err(PortalError::NoPatientSession) => return see_other("/patient/login"),
@@ -237,7 +240,12 @@ async fn login_form(
 {accompagnateur}
 <p>Sandbox accounts: see the demo data printed at start (passwords are sandbox passwords, not secrets).</p>"#,
         patient = form("patient-login", "patient", "Matricule", "username"),
-        accompagnateur = form("accompagnateur-login", "accompagnateur", "Login", "username"),
+        accompagnateur = form(
+            "accompagnateur-login",
+            "accompagnateur",
+            "Login",
+            "username"
+        ),
     );
     let mut response = Html(page("Patient portal — sign in", &body)).into_response();
     response.headers_mut().insert(
@@ -269,9 +277,10 @@ async fn login(
     let store = state.ctx.store().clone();
     let kind = form.kind.unwrap_or_default();
     // argon2 takes milliseconds of CPU: off the async workers.
-    let subject = tokio::task::spawn_blocking(move || check_login(&store, &kind, &identifier, &password))
-        .await
-        .map_err(|e| PortalError::Internal(e.to_string()))??;
+    let subject =
+        tokio::task::spawn_blocking(move || check_login(&store, &kind, &identifier, &password))
+            .await
+            .map_err(|e| PortalError::Internal(e.to_string()))??;
     let Some(subject) = subject else {
         return Ok(respond(
             StatusCode::UNAUTHORIZED,
@@ -354,8 +363,12 @@ struct NoticeQuery {
 
 fn notice_markup(notice: Option<&str>) -> &'static str {
     match notice {
-        Some("referent") => r#"<p class="flash" id="notice">Your médecin référent was updated.</p>"#,
-        Some("cercle") => r#"<p class="flash" id="notice">Your cercle de confiance was updated.</p>"#,
+        Some("referent") => {
+            r#"<p class="flash" id="notice">Your médecin référent was updated.</p>"#
+        }
+        Some("cercle") => {
+            r#"<p class="flash" id="notice">Your cercle de confiance was updated.</p>"#
+        }
         Some("black-list") => r#"<p class="flash" id="notice">Your black list was updated.</p>"#,
         Some("accompagnateurs") => {
             r#"<p class="flash" id="notice">Your accompagnateurs were updated.</p>"#
@@ -414,22 +427,33 @@ async fn dsp_page(
             )?;
         }
     }
-    let record = store.patient(&patient)?.ok_or_else(|| PortalError::NotFound {
-        what: format!("DSP '{patient}'"),
-    })?;
+    let record = store
+        .patient(&patient)?
+        .ok_or_else(|| PortalError::NotFound {
+            what: format!("DSP '{patient}'"),
+        })?;
     let mut names = Names::new(store);
     let csrf = session.csrf();
     let base = format!("/patient/dsp/{}", segment(patient.as_str()));
     let mut rows = String::new();
     for document in &documents {
-        rows.push_str(&document_row(&base, document, editable.then_some(csrf.as_str()), &mut names)?);
+        rows.push_str(&document_row(
+            &base,
+            document,
+            editable.then_some(csrf.as_str()),
+            &mut names,
+        )?);
     }
     let documents_markup = if documents.is_empty() {
         r#"<p id="no-documents">No document to show.</p>"#.to_owned()
     } else {
         format!(
             r#"<table id="documents"><tr><th>Title</th><th>Mode</th><th>Author</th><th>Date</th>{change}</tr>{rows}</table>"#,
-            change = if editable { "<th>Change the mode</th>" } else { "" },
+            change = if editable {
+                "<th>Change the mode</th>"
+            } else {
+                ""
+            },
         )
     };
     let who = match &session.subject {
@@ -523,7 +547,12 @@ fn consents_markup(
             r#"<span id="referent" data-ehealth-id="{id}">{name}</span> {clear}"#,
             id = esc(id.as_str()),
             name = esc(&names.professional(id)?),
-            clear = button_form("/patient/referent", csrf, &[("professional", "")], "No médecin référent"),
+            clear = button_form(
+                "/patient/referent",
+                csrf,
+                &[("professional", "")],
+                "No médecin référent"
+            ),
         ),
         None => r#"<span id="referent">none chosen</span>"#.to_owned(),
     };
@@ -603,7 +632,12 @@ fn consents_markup(
         csrf_field = csrf_field(csrf),
         add_cercle = add_form("/patient/cercle", "Add to the cercle de confiance"),
         add_black_list = add_form("/patient/black-list", "Add to the black list"),
-        presence = button_form("/patient/presence-code", csrf, &[], "Create a code de présence"),
+        presence = button_form(
+            "/patient/presence-code",
+            csrf,
+            &[],
+            "Create a code de présence"
+        ),
     ))
 }
 
@@ -905,14 +939,14 @@ async fn change_mode(
 ) -> Result<Response, PortalError> {
     let form = form_of(form)?;
     let patient = editor(&state, &headers, form.csrf.as_deref())?;
-    let to: ConfidentialityMode = form
-        .mode
-        .unwrap_or_default()
-        .parse()
-        .map_err(|e: dspconnect::model::UnknownMode| PortalError::BadInput {
-            field: "mode",
-            reason: e.to_string(),
-        })?;
+    let to: ConfidentialityMode =
+        form.mode
+            .unwrap_or_default()
+            .parse()
+            .map_err(|e: dspconnect::model::UnknownMode| PortalError::BadInput {
+                field: "mode",
+                reason: e.to_string(),
+            })?;
     let store = state.ctx.store();
     let now = state.ctx.clock().now();
     let subject = Subject::Patient(patient.clone());

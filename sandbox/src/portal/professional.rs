@@ -53,7 +53,11 @@ pub(super) const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/portal/patient/{matricule}/document/{uniqueId}/anomaly",
         "professional portal: report an anomaly (« signaler au gestionnaire »)",
     ),
-    ("POST", "/portal/logout", "professional portal: end the session"),
+    (
+        "POST",
+        "/portal/logout",
+        "professional portal: end the session",
+    ),
 ];
 
 pub(super) fn routes() -> Router<PortalState> {
@@ -93,7 +97,9 @@ fn is_speculative(headers: &HeaderMap) -> bool {
         || says("x-purpose", &["preview", "prefetch"])
 }
 
-fn ticket_of(query: Result<Query<TicketQuery>, QueryRejection>) -> Result<Zeroizing<String>, PortalError> {
+fn ticket_of(
+    query: Result<Query<TicketQuery>, QueryRejection>,
+) -> Result<Zeroizing<String>, PortalError> {
     let missing = || PortalError::BadInput {
         field: "ticket",
         reason: "the link carries no ticket: open it again from your practice software".into(),
@@ -284,9 +290,11 @@ async fn patient_page(
             now,
         )?;
     }
-    let record = store.patient(patient)?.ok_or_else(|| PortalError::NotFound {
-        what: format!("patient '{patient}'"),
-    })?;
+    let record = store
+        .patient(patient)?
+        .ok_or_else(|| PortalError::NotFound {
+            what: format!("patient '{patient}'"),
+        })?;
     let mut names = Names::new(store);
     let csrf = session.csrf();
     let base = format!("/portal/patient/{}", segment(patient.as_str()));
