@@ -17,6 +17,14 @@ use dspconnect_sandbox::store::{NewPatient, PresenceCodeRedemption};
 use portal_support::*;
 use reqwest::{Method, StatusCode};
 
+/// A form post (path, fields), then the consent key and what it should hold.
+type EditStep = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    serde_json::Value,
+);
+
 static TEMPLATE: LazyLock<PathBuf> = LazyLock::new(|| pki_template("portal-tests"));
 
 /// The documents of Marie Reuter (référent SBX-1001, cercle SBX-1002,
@@ -89,7 +97,7 @@ fn assert_sandbox_page(answer: &Answer) {
         "{}",
         answer.body
     );
-    assert_eq!(answer.headers["referrer-policy"], "no-referrer");
+    assert_eq!(answer.headers["referrer-policy"], "same-origin");
     assert_eq!(answer.headers["cache-control"], "no-store");
 }
 
@@ -123,7 +131,7 @@ async fn a_ticket_opens_the_dsp_once_and_previews_do_not_spend_it() {
     let opened = browser.get(&open).await;
     assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
     assert_eq!(opened.location(), format!("/portal/patient/{MARIE}"));
-    assert_eq!(opened.headers["referrer-policy"], "no-referrer");
+    assert_eq!(opened.headers["referrer-policy"], "same-origin");
     let cookies = opened.set_cookies();
     assert_eq!(cookies.len(), 1, "{cookies:?}");
     let cookie = &cookies[0];
@@ -656,7 +664,7 @@ async fn the_patient_edits_consents_and_modes_as_the_charter_allows() {
     let unchanged = consents().await;
     assert_eq!(unchanged["referent"], REFERENT);
 
-    let steps: [(&str, &[(&str, &str)], &str, serde_json::Value); 8] = [
+    let steps: [EditStep; 8] = [
         (
             "/patient/referent",
             &[("professional", PHARMACIST)],

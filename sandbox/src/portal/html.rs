@@ -22,7 +22,7 @@ pub(crate) fn page(title: &str, body: &str) -> String {
 <html lang="fr">
 <head>
 <meta charset="utf-8">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>SANDBOX — {title}</title>
 <style>
 body {{ font-family: sans-serif; margin: 0; }}

@@ -84,14 +84,16 @@ pub fn mount(ctx: &SandboxContext) -> Result<Mount, MountError> {
     Ok(mount)
 }
 
-/// Headers on every portal answer: nothing cached, no referrer (a ticket
-/// URL must not travel on), no framing, no type sniffing; HTML pages run no
-/// script at all.
+/// Headers on every portal answer: nothing cached; no referrer leaves the
+/// sandbox (a ticket URL must not travel on) while same-origin forms still
+/// carry their real `Origin` (with `no-referrer` browsers send
+/// `Origin: null`, which the origin check refuses); no framing, no type
+/// sniffing; HTML pages run no script at all.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     let defaults = [
         (CACHE_CONTROL, "no-store"),
-        (REFERRER_POLICY, "no-referrer"),
+        (REFERRER_POLICY, "same-origin"),
         (X_FRAME_OPTIONS, "DENY"),
         (X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ];
