@@ -27,8 +27,8 @@ type EditStep = (
 
 static TEMPLATE: LazyLock<PathBuf> = LazyLock::new(|| pki_template("portal-tests"));
 
-/// The documents of Marie Reuter (référent SBX-1001, cercle SBX-1002,
-/// black list SBX-1003, accompagnateur jean.reuter) every test starts with.
+/// The documents of Marie Reuter (the demo référent, cercle de confiance,
+/// black list and accompagnateur) every test starts with.
 struct Dsp {
     normal_by_referent: Seeded,
     restreint_by_referent: Seeded,
@@ -734,7 +734,7 @@ async fn the_patient_edits_consents_and_modes_as_the_charter_allows() {
             &[
                 ("csrf", &csrf),
                 ("action", "add"),
-                ("professional", "SBX-9999"),
+                ("professional", "SBX9999"),
             ],
         )
         .await;

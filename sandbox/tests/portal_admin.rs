@@ -199,7 +199,7 @@ async fn the_patient_operations_change_the_store_as_the_portal_does() {
         (
             Method::POST,
             format!("{consents}/cercle"),
-            Some(json!({ "ehealth_id": "SBX-9999" })),
+            Some(json!({ "ehealth_id": "SBX9999" })),
             StatusCode::NOT_FOUND,
             "ehealth_id",
         ),

@@ -14,6 +14,7 @@ use dspconnect_sandbox::policy::{EHealthId, PatientId};
 use dspconnect_sandbox::portal::AdminToken;
 use dspconnect_sandbox::server::SandboxContext;
 use dspconnect_sandbox::store::NewDocument;
+use dspconnect_sandbox::store::demo;
 use dspconnect_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use ihe::xds::{Checked, Code, DocumentEntry, Dtm};
 use reqwest::StatusCode;
@@ -23,15 +24,15 @@ use rustls::pki_types::pem::PemObject;
 
 use super::common;
 
-pub const MARIE: &str = "1945093006704";
-pub const TOM: &str = "2005062201818";
-pub const REFERENT: &str = "SBX-1001";
-pub const CERCLE: &str = "SBX-1002";
-pub const BLACK_LISTED: &str = "SBX-1003";
-pub const PHARMACIST: &str = "SBX-1004";
-pub const PATIENT_PASSWORD: &str = "sandbox-patient";
-pub const ACCOMPAGNATEUR: &str = "jean.reuter";
-pub const ACCOMPAGNATEUR_PASSWORD: &str = "sandbox-accompagnateur";
+pub const MARIE: &str = demo::DEMO_PATIENT_WITH_RELATIONS;
+pub const TOM: &str = demo::DEMO_PATIENT_WITHOUT_RELATIONS;
+pub const REFERENT: &str = demo::DEMO_REFERENT_GP;
+pub const CERCLE: &str = demo::DEMO_CERCLE_SPECIALIST;
+pub const BLACK_LISTED: &str = demo::DEMO_BLACK_LISTED;
+pub const PHARMACIST: &str = demo::DEMO_PHARMACIST;
+pub const PATIENT_PASSWORD: &str = demo::DEMO_PATIENT_PASSWORD;
+pub const ACCOMPAGNATEUR: &str = demo::DEMO_ACCOMPAGNATEUR;
+pub const ACCOMPAGNATEUR_PASSWORD: &str = demo::DEMO_ACCOMPAGNATEUR_PASSWORD;
 
 /// A PKI made once per test binary under `name` (RSA keys are slow to make).
 pub fn pki_template(name: &str) -> PathBuf {
