@@ -121,6 +121,26 @@ fn serve(config: SandboxConfig) -> Result<(), AnyError> {
             sandbox.base_url()
         )?;
         writeln!(out, "patient portal: {}/patient/login", sandbox.base_url())?;
+        {
+            use dspconnect_sandbox::store::demo::{
+                DEMO_ACCOMPAGNATEUR_PASSWORD, DEMO_ACCOMPAGNATEURS, DEMO_PATIENT_PASSWORD,
+                DEMO_PATIENTS,
+            };
+            for p in DEMO_PATIENTS {
+                writeln!(
+                    out,
+                    "  patient {} {} {}, password {DEMO_PATIENT_PASSWORD}",
+                    p.matricule, p.given_name, p.family_name
+                )?;
+            }
+            for a in DEMO_ACCOMPAGNATEURS {
+                writeln!(
+                    out,
+                    "  accompagnateur {} ({} {}), password {DEMO_ACCOMPAGNATEUR_PASSWORD}",
+                    a.login, a.given_name, a.family_name
+                )?;
+            }
+        }
         let admin_token = AdminToken::load(sandbox.data_dir())?;
         writeln!(
             out,

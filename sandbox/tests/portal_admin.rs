@@ -555,3 +555,77 @@ async fn the_back_office_reads_mail_moves_the_clock_and_revokes_cards() {
         assert_eq!(error_of(&refused).0, field, "{body}");
     }
 }
+
+/// Stops the binary if the test fails before it does.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_binary_prints_the_admin_token_and_the_portals() {
+    use std::io::{BufRead, BufReader};
+    let data_dir = common::data_dir_with_pki(&TEMPLATE);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_dspconnect-sandbox"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map(|line| line.expect("UTF-8"))
+        .take_while(|line| !line.starts_with("stop with"))
+        .collect();
+    let line = |prefix: &str| {
+        lines
+            .iter()
+            .find(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no '{prefix}' line in {lines:?}"))
+            .clone()
+    };
+    let base_url = line("base URL: ")["base URL: ".len()..].to_owned();
+    assert_eq!(
+        line("patient portal: "),
+        format!("patient portal: {base_url}/patient/login")
+    );
+    assert!(line("professional portal: ").contains("/portal/open?ticket="));
+    assert!(line(&format!("  patient {MARIE} ")).ends_with(PATIENT_PASSWORD));
+    assert!(
+        line(&format!("  accompagnateur {ACCOMPAGNATEUR} ")).ends_with(ACCOMPAGNATEUR_PASSWORD)
+    );
+    let admin = line("admin API: ");
+    let token = admin
+        .split("Bearer ")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("token in the admin line");
+    assert_eq!(
+        token,
+        AdminToken::load(&data_dir).expect("token file").expose()
+    );
+    let ca = std::fs::read_to_string(data_dir.join("pki/platform-ca.pem")).expect("CA");
+    let answer = pinned_client(&ca)
+        .get(format!("{base_url}/admin/api/patients/{MARIE}"))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &running.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stopped.success());
+    assert!(running.0.wait().expect("exits").success());
+}
