@@ -12,7 +12,7 @@
 //! - A state-changing request that names an `Origin` other than the
 //!   sandbox's is refused before anything else.
 
-use axum::http::header::{COOKIE, ORIGIN};
+use axum::http::header::{COOKIE, HOST, ORIGIN};
 use axum::http::{HeaderMap, HeaderValue};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
@@ -103,14 +103,23 @@ pub(crate) fn same_token(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Refuses a state-changing request sent from another origin. Browsers
-/// send `Origin` on every POST; a request without one (a script, a test
-/// client) still needs the CSRF token.
+/// Refuses a state-changing request sent from another origin: `Origin`
+/// must be the sandbox's base URL or the HTTPS origin of the `Host` the
+/// browser asked (`localhost` is in the certificate too). Browsers send
+/// `Origin` on every POST; a request without one (a script, a test client)
+/// still needs the CSRF token.
 pub(crate) fn check_origin(headers: &HeaderMap, base_url: &str) -> Result<(), PortalError> {
-    match headers.get(ORIGIN) {
-        None => Ok(()),
-        Some(origin) if origin.as_bytes() == base_url.as_bytes() => Ok(()),
-        Some(_) => Err(PortalError::ForeignOrigin),
+    let Some(origin) = headers.get(ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.as_bytes();
+    let own_host = headers
+        .get(HOST)
+        .is_some_and(|host| origin.strip_prefix(b"https://") == Some(host.as_bytes()));
+    if origin == base_url.as_bytes() || own_host {
+        Ok(())
+    } else {
+        Err(PortalError::ForeignOrigin)
     }
 }
 
@@ -170,6 +179,13 @@ mod tests {
         headers.insert(ORIGIN, HeaderValue::from_static("https://127.0.0.1:8443"));
         assert!(check_origin(&headers, base).is_ok());
         headers.insert(ORIGIN, HeaderValue::from_static("null"));
+        assert!(check_origin(&headers, base).is_err());
+        headers.insert(HOST, HeaderValue::from_static("localhost:8443"));
+        headers.insert(ORIGIN, HeaderValue::from_static("https://localhost:8443"));
+        assert!(check_origin(&headers, base).is_ok());
+        headers.insert(ORIGIN, HeaderValue::from_static("http://localhost:8443"));
+        assert!(check_origin(&headers, base).is_err());
+        headers.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(check_origin(&headers, base).is_err());
     }
 }
