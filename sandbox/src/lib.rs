@@ -12,9 +12,11 @@
 //! - [`store`]: SQLite persistence of the HPD, patients and their
 //!   consents, documents, access log, outbox and replay cache.
 //! - [`config`]: what an instance is started with.
+//! - [`cards`]: the demo professionals' LuxTrust test cards, and exporting them.
 
 #![forbid(unsafe_code)]
 
+pub mod cards;
 pub mod clock;
 pub mod config;
 pub mod pki;
