@@ -181,6 +181,9 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
         Self::new(config)
             .mount(crate::cards::mount)
+            .mount(crate::idp::mount)
+            .mount(crate::activation::mount)
+            .mount(crate::services::mount)
             .launch()
             .await
     }
