@@ -12,6 +12,14 @@ pub const DATA_DIR_NAME: &str = "dspconnect-sandbox";
 /// own (see [`crate::server::Mount::body_limit`]).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// How long an assertion of the IdP is valid by default (issue 3: « 1 h by
+/// default, configurable »).
+pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+/// How long a consultation grant (a spent code de présence) lasts by
+/// default (policy.md: « default lifetime 4 h, configurable »).
+pub const DEFAULT_CONSULTATION_GRANT_LIFETIME: Duration = Duration::from_secs(4 * 60 * 60);
+
 /// Configuration of one sandbox instance.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -27,6 +35,10 @@ pub struct SandboxConfig {
     /// How long [`crate::server::RunningSandbox::shutdown`] lets requests in
     /// flight finish before closing their connections.
     pub shutdown_grace: Duration,
+    /// Validity of the assertions the IdP issues.
+    pub assertion_lifetime: Duration,
+    /// Lifetime of the consultation grant a code de présence is exchanged for.
+    pub consultation_grant_lifetime: Duration,
 }
 
 impl SandboxConfig {
@@ -39,12 +51,26 @@ impl SandboxConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             tls_handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
+            assertion_lifetime: DEFAULT_ASSERTION_LIFETIME,
+            consultation_grant_lifetime: DEFAULT_CONSULTATION_GRANT_LIFETIME,
         }
     }
 
     /// Sets the port (0 = any free port).
     pub fn with_port(mut self, port: u16) -> Self {
         self.port = port;
+        self
+    }
+
+    /// Sets how long the IdP's assertions are valid.
+    pub fn with_assertion_lifetime(mut self, lifetime: Duration) -> Self {
+        self.assertion_lifetime = lifetime;
+        self
+    }
+
+    /// Sets how long a consultation grant lasts.
+    pub fn with_consultation_grant_lifetime(mut self, lifetime: Duration) -> Self {
+        self.consultation_grant_lifetime = lifetime;
         self
     }
 

@@ -14,15 +14,24 @@
 //! - [`portal`]: the professional web portal, the patient portal and the
 //!   admin JSON API.
 //! - [`config`]: what an instance is started with.
+//! - [`cards`]: the demo professionals' LuxTrust test cards, and exporting them.
+//! - [`idp`]: the IdP (card and password login → SAML assertion).
+//! - [`activation`]: account activation and password reset, card-signed.
+//! - [`services`]: the DSP services (code de présence, portal ticket,
+//!   anomaly report, HPD lookup, password change).
 
 #![forbid(unsafe_code)]
 
+pub mod activation;
+pub mod cards;
 pub mod clock;
 pub mod config;
+pub mod idp;
 pub mod pki;
 pub mod policy;
 pub mod portal;
 pub mod server;
+pub mod services;
 pub mod soap_service;
 pub mod store;
 

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use dspconnect_sandbox::cards::{self, CardBindingState};
 use dspconnect_sandbox::config::{self, SandboxConfig};
-use dspconnect_sandbox::pki::{CardPin, Pki, Professional, Validity};
+use dspconnect_sandbox::pki::Pki;
 use dspconnect_sandbox::portal::AdminToken;
-use dspconnect_sandbox::server::{SANDBOX_NOTICE, Sandbox};
+use dspconnect_sandbox::server::{DATABASE_FILE, SANDBOX_NOTICE, Sandbox};
+use dspconnect_sandbox::store::Store;
 
 /// The dspconnect sandbox: a stand-in for the eSanté platform.
 #[derive(Parser)]
@@ -30,22 +32,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Issue a LuxTrust test card for a professional and write its
-    /// credentials (card.json, certificate, private key, PIN) to OUT_DIR.
+    /// Copy a professional's LuxTrust test card (card.json with the PIN,
+    /// certificate, private key, issuing CA) to OUT_DIR. The professional is
+    /// looked up in the sandbox's HPD (start the sandbox once first); an
+    /// active one gets the card bound to them, one pending activation an
+    /// unbound card that their activation binds.
     ExportCard {
-        /// The professional's eHealth id (stored in the certificate's serialNumber).
+        /// The professional's eHealth id in the HPD (e.g. SBX-1001).
         ehealth_id: String,
         /// New or empty directory to write into (created 0700).
         out_dir: PathBuf,
-        /// The professional's full name (the certificate's CN).
-        #[arg(long)]
-        name: String,
-        /// Card PIN, 4 to 12 digits (default: a random 6-digit PIN, written to card.json).
-        #[arg(long)]
-        pin: Option<String>,
-        /// Days the certificate stays valid.
-        #[arg(long, default_value_t = 3 * 365)]
-        valid_days: i64,
     },
 }
 
@@ -86,16 +82,7 @@ fn run(cli: Cli) -> Result<(), AnyError> {
         Some(Command::ExportCard {
             ehealth_id,
             out_dir,
-            name,
-            pin,
-            valid_days,
-        }) => export_card(
-            &data_dir,
-            Professional { name, ehealth_id },
-            pin,
-            valid_days,
-            &out_dir,
-        ),
+        }) => export_card(&data_dir, &ehealth_id, &out_dir),
     }
 }
 
@@ -158,6 +145,12 @@ fn serve(config: SandboxConfig) -> Result<(), AnyError> {
                 p.ehealth_id, p.given_name, p.family_name, p.profession, p.situation
             )?;
         }
+        writeln!(
+            out,
+            "demo cards: {} (copy one out with: dspconnect-sandbox --data-dir {} export-card <eHealth id> <dir>)",
+            sandbox.data_dir().join(dspconnect_sandbox::cards::CARDS_DIR).display(),
+            sandbox.data_dir().display()
+        )?;
         match &activation_code {
             Some(code) => writeln!(
                 out,
@@ -206,37 +199,54 @@ async fn stop_requested() {
 
 fn export_card(
     data_dir: &std::path::Path,
-    professional: Professional,
-    pin: Option<String>,
-    valid_days: i64,
+    ehealth_id: &str,
     out_dir: &std::path::Path,
 ) -> Result<(), AnyError> {
-    let pin = match pin {
-        Some(digits) => CardPin::new(digits)?,
-        None => CardPin::generate(),
-    };
+    let database = data_dir.join(DATABASE_FILE);
+    if !database.is_file() {
+        return Err(format!(
+            "{} has no sandbox database yet: start the sandbox once (it creates the HPD and \
+             the demo professionals), then export their cards",
+            data_dir.display()
+        )
+        .into());
+    }
     let pki = Pki::load_or_create(data_dir)?;
-    let credentials = pki.export_card(
-        &professional,
-        Validity::days_from_now(valid_days),
-        &pin,
+    let store = Store::open(&database)?;
+    let exported = cards::export_card(
+        &pki,
+        &store,
+        data_dir,
+        ehealth_id,
         out_dir,
+        time::OffsetDateTime::now_utc(),
     )?;
-    let validity = credentials.validity();
+    let card = &exported.credentials;
     println!("{SANDBOX_NOTICE}");
     println!(
-        "card for {} (eHealth id {}) written to {}",
-        professional.name,
-        professional.ehealth_id,
+        "card of {} (eHealth id {}) written to {}",
+        card.professional.name,
+        card.professional.ehealth_id,
         out_dir.display()
     );
-    println!("certificate serial: {}", credentials.serial());
+    println!("certificate serial: {}", card.serial);
     let rfc3339 = &time::format_description::well_known::Rfc3339;
     println!(
         "valid from {} until {}",
-        validity.not_before.format(rfc3339)?,
-        validity.not_after.format(rfc3339)?
+        card.not_before.format(rfc3339)?,
+        card.not_after.format(rfc3339)?
     );
+    match exported.state {
+        CardBindingState::Bound => println!("bound to {ehealth_id} in the HPD: it logs in"),
+        CardBindingState::Revoked => println!(
+            "WARNING: this card was deactivated (revoked): the IdP refuses it; \
+             activate a new card with a reset letter"
+        ),
+        CardBindingState::Unbound => println!(
+            "UNBOUND: {ehealth_id} is pending activation; the activation request signed with \
+             this card binds it"
+        ),
+    }
     println!(
         "manifest (holds the PIN): {}",
         out_dir

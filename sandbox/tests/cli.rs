@@ -79,26 +79,61 @@ async fn the_binary_serves_prints_its_urls_and_stops_on_sigterm() {
     assert!(exit.success(), "exit after SIGTERM: {exit:?}");
 }
 
+/// Starts the binary on `data_dir` until it has printed its banner, then
+/// stops it: the HPD, the demo data and the demo cards now exist.
+fn start_once(data_dir: &Path) -> Vec<String> {
+    let child = Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().expect("stdout piped");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map(|line| line.expect("UTF-8 output"))
+        .take_while(|line| !line.starts_with("stop with"))
+        .collect();
+    let status = Command::new("kill")
+        .args(["-TERM", &running.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    assert!(running.0.wait().expect("binary exits").success());
+    lines
+}
+
+fn export(data_dir: &Path, ehealth_id: &str, out_dir: &Path) -> std::process::Output {
+    Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["export-card", ehealth_id])
+        .arg(out_dir)
+        .output()
+        .expect("binary runs")
+}
+
 #[test]
-fn export_card_writes_a_card_that_reads_back_and_openssl_accepts() {
+fn export_card_copies_a_demo_card_from_the_hpd_and_refuses_unknown_ids() {
     let temp = private_temp_dir();
     let data_dir = temp.path().join("data");
+
+    // Before the first start there is no HPD to look the professional up in.
+    let early = export(&data_dir, "SBX-1001", &temp.path().join("early"));
+    assert!(!early.status.success());
+    let stderr = String::from_utf8_lossy(&early.stderr);
+    assert!(stderr.contains("start the sandbox once"), "{stderr}");
+
+    let banner = start_once(&data_dir);
+    assert!(
+        banner.iter().any(|line| line.contains("export-card")),
+        "{banner:?}"
+    );
     let out_dir = temp.path().join("card");
-    let output = Command::new(BINARY)
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["export-card", "2854201475"])
-        .arg(&out_dir)
-        .args([
-            "--name",
-            "Dr Anne Muller",
-            "--pin",
-            "123456",
-            "--valid-days",
-            "30",
-        ])
-        .output()
-        .expect("binary runs");
+    let output = export(&data_dir, "SBX-1001", &out_dir);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -106,39 +141,58 @@ fn export_card_writes_a_card_that_reads_back_and_openssl_accepts() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("SANDBOX"), "{stdout}");
-    assert!(
-        !stdout.contains("123456"),
-        "the PIN is not printed: {stdout}"
-    );
+    assert!(stdout.contains("bound to SBX-1001"), "{stdout}");
 
     let card = CardCredentials::load(&out_dir).expect("card reads back");
-    assert_eq!(card.professional.name, "Dr Anne Muller");
-    assert_eq!(card.professional.ehealth_id, "2854201475");
-    assert_eq!(card.pin.expose(), "123456");
+    let stored = CardCredentials::load(&data_dir.join("cards").join("SBX-1001"))
+        .expect("the stored demo card");
+    assert_eq!(card.professional.name, "Anne Weber");
+    assert_eq!(card.professional.ehealth_id, "SBX-1001");
+    assert_eq!(card.certificate_der, stored.certificate_der);
+    assert!(
+        !stdout.contains(card.pin.expose()),
+        "the PIN is not printed: {stdout}"
+    );
     assert!(stdout.contains(&card.serial.to_string()), "{stdout}");
-    let lifetime = card.not_after - card.not_before;
-    assert!((30..=31).contains(&lifetime.whole_days()), "{lifetime}");
+    assert_eq!(common::mode_of(&out_dir), 0o700);
+    assert_eq!(common::mode_of(&out_dir.join("card.json")), 0o600);
     openssl_verifies(
         &data_dir.join("pki").join("luxtrust-test-ca.pem"),
         &out_dir.join("certificate.pem"),
     );
+
+    let unknown = export(&data_dir, "SBX-4242", &temp.path().join("unknown"));
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("no professional 'SBX-4242'") && stderr.contains("SBX-1001"),
+        "{stderr}"
+    );
+    assert!(!temp.path().join("unknown").exists());
 }
 
 #[test]
-fn export_card_refuses_a_bad_pin_with_a_clear_message() {
+fn export_card_gives_the_pending_professional_an_unbound_card_and_says_so() {
     let temp = private_temp_dir();
-    let output = Command::new(BINARY)
-        .arg("--data-dir")
-        .arg(temp.path().join("data"))
-        .args(["export-card", "2854201475"])
-        .arg(temp.path().join("card"))
-        .args(["--name", "Dr Anne Muller", "--pin", "12ab"])
-        .output()
-        .expect("binary runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("PIN must be 4 to 12 digits"), "{stderr}");
-    assert!(!temp.path().join("card").exists());
+    let data_dir = temp.path().join("data");
+    start_once(&data_dir);
+    let out_dir = temp.path().join("pending");
+    let output = export(&data_dir, "SBX-1005", &out_dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("UNBOUND"), "{stdout}");
+    assert!(stdout.contains("activation"), "{stdout}");
+    let card = CardCredentials::load(&out_dir).expect("card reads back");
+    assert_eq!(card.professional.ehealth_id, "SBX-1005");
+    // Exported again: the same card, still unbound.
+    let again = export(&data_dir, "SBX-1005", &temp.path().join("again"));
+    assert!(again.status.success());
+    let second = CardCredentials::load(&temp.path().join("again")).expect("reads back");
+    assert_eq!(second.certificate_der, card.certificate_der);
 }
 
 fn openssl_verifies(ca: &Path, certificate: &Path) {

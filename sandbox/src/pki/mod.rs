@@ -20,7 +20,7 @@
 //! reads both back with [`Pki::verify_professional_certificate`].
 
 mod card;
-mod files;
+pub(crate) mod files;
 mod identifiers;
 mod keys;
 mod names;

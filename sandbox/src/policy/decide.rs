@@ -25,6 +25,9 @@ pub enum Operation {
     ReportAnomaly,
     /// See who accessed the DSP, and when.
     SeeAccessTrail,
+    /// Present the patient's code de présence, to be granted access for the
+    /// consultation (the grant makes the subject PC).
+    PresentPresenceCode,
 }
 
 impl Operation {
@@ -51,6 +54,7 @@ impl Operation {
             Operation::Replace => "replace",
             Operation::ReportAnomaly => "report_anomaly",
             Operation::SeeAccessTrail => "see_access_trail",
+            Operation::PresentPresenceCode => "present_presence_code",
         }
     }
 }
@@ -65,6 +69,7 @@ impl fmt::Display for Operation {
             Operation::Replace => f.write_str("replace the document"),
             Operation::ReportAnomaly => f.write_str("report an anomaly in the document"),
             Operation::SeeAccessTrail => f.write_str("see the access trail"),
+            Operation::PresentPresenceCode => f.write_str("present the patient's code de présence"),
         }
     }
 }
@@ -169,6 +174,15 @@ pub fn decide_for_roles(
         Operation::SeeAccessTrail => {
             let allowed = roles.contains(Role::Patient) || roles.contains(Role::Accompagnateur);
             answer(allowed_or_refused(allowed), &rules::ACCESS_TRAIL)
+        }
+        Operation::PresentPresenceCode => {
+            // Any professional with a card session may be given the code;
+            // BL and PWD were refused above.
+            let professional = PROFESSIONAL_ROLES
+                .iter()
+                .chain(&[Role::Other])
+                .any(|role| roles.contains(*role));
+            answer(allowed_or_refused(professional), &rules::PRESENCE_CODE)
         }
         Operation::Submit { .. } => {
             if [Role::Referent, Role::Cercle, Role::PresenceCode]

@@ -104,6 +104,15 @@ pub fn render_markdown() -> String {
             Role::ALL.map(|role| one(role, Operation::SeeAccessTrail, None)),
         )),
     );
+    section(
+        &mut out,
+        "Present a code de présence",
+        "",
+        std::iter::once((
+            "any patient".to_owned(),
+            Role::ALL.map(|role| one(role, Operation::PresentPresenceCode, None)),
+        )),
+    );
 
     out.push_str("\n### Rules\n\n| rule | says | rests on |\n|---|---|---|\n");
     for rule in ALL_RULES {

@@ -308,8 +308,21 @@ pub static ACCESS_TRAIL: Rule = Rule {
     ),
 };
 
+/// Presenting a code de présence.
+pub static PRESENCE_CODE: Rule = Rule {
+    id: "PRESENCE-CODE",
+    statement: "A professional presents the patient's code de présence once and receives a consultation grant for that patient; the code is spent at once.",
+    refusal: "a code de présence is presented by a professional of the HPD, in a card session, whom the patient has not black-listed",
+    charter: Some(
+        "Communication de son code de présence ouvrant l'accès au professionnel dans le cadre de la relation thérapeutique.",
+    ),
+    decision: Some(
+        "presented once by one professional and spent at once: the platform answers a consultation grant (id + expiry); a black-listed professional is refused even with a valid code",
+    ),
+};
+
 /// Every rule, in the order the documentation lists them.
-pub static ALL_RULES: [&Rule; 24] = [
+pub static ALL_RULES: [&Rule; 25] = [
     &BLACK_LIST,
     &PASSWORD_SESSION,
     &HPD,
@@ -334,6 +347,7 @@ pub static ALL_RULES: [&Rule; 24] = [
     &REPLACE,
     &REPORT_ANOMALY,
     &ACCESS_TRAIL,
+    &PRESENCE_CODE,
 ];
 
 #[cfg(test)]

@@ -181,6 +181,12 @@ const REPORT: [(ConfidentialityMode, Row); 4] = [
 //                          P    ACC  AUT  REF  CMC  PC   OTH  BL   PWD
 const TRAIL: Row = [Y, Y, N, N, N, N, N, N, N];
 
+// Presence code: « presented once by one professional »; the patient and the
+// accompagnateur have no code to present; BL is refused even with a valid
+// code; PWD never reaches a DSP.
+//                                  P    ACC  AUT  REF  CMC  PC   OTH  BL   PWD
+const PRESENT_CODE: Row = [N, N, Y, Y, Y, Y, Y, N, N];
+
 fn check_row(
     operation: Operation,
     mode: Option<ConfidentialityMode>,
@@ -256,8 +262,16 @@ fn every_role_mode_and_operation_matches_policy_md() {
         "P and ACC see every access (CSS art. 60quater(4))",
         &mut checked,
     );
-    // 9 roles × (4 read + 4 list + 4 submit + 4 replace + 16 changes + 4 reports + 1 trail).
-    assert_eq!(checked, 9 * 37);
+    check_row(
+        Operation::PresentPresenceCode,
+        None,
+        PRESENT_CODE,
+        "Presence code: presented once by one professional; BL refused even with a valid code",
+        &mut checked,
+    );
+    // 9 roles × (4 read + 4 list + 4 submit + 4 replace + 16 changes + 4 reports + 1 trail
+    // + 1 presence code).
+    assert_eq!(checked, 9 * 38);
 }
 
 #[test]

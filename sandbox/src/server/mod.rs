@@ -180,7 +180,14 @@ impl Sandbox {
     /// the data directory, binds 127.0.0.1 on the configured port and serves
     /// HTTPS until [`RunningSandbox::shutdown`].
     pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
-        Self::new(config).mount(crate::portal::mount).launch().await
+        Self::new(config)
+            .mount(crate::cards::mount)
+            .mount(crate::idp::mount)
+            .mount(crate::activation::mount)
+            .mount(crate::services::mount)
+            .mount(crate::portal::mount)
+            .launch()
+            .await
     }
 
     /// Starts this sandbox with its mounts.
