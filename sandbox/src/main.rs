@@ -164,37 +164,48 @@ fn serve(config: SandboxConfig) -> Result<(), AnyError> {
                 dspconnect_sandbox::store::demo::DEMO_PENDING_ACTIVATION
             )?,
         }
+        // Watch the signals before saying how to stop: a SIGTERM sent as soon
+        // as that line appears must stop the sandbox cleanly, not kill it.
+        let stop = stop_requested();
         writeln!(out, "stop with Ctrl-C")?;
         out.flush()?;
         drop(out);
-        sandbox.run_until(stop_requested()).await?;
+        sandbox.run_until(stop).await?;
         Ok(())
     })
 }
 
-/// Ctrl-C, or SIGTERM where there is one (service managers, `kill`).
-async fn stop_requested() {
+/// Ctrl-C, or SIGTERM where there is one (service managers, `kill`). The
+/// handlers are installed when this is called, not when it is first awaited.
+fn stop_requested() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let signals = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = interrupt.recv() => {}
                     _ = terminate.recv() => {}
                 }
             }
-            Err(error) => {
+            (_, Err(error)) | (Err(error), _) => {
                 tracing::warn!(%error, "cannot watch SIGTERM; stop with Ctrl-C");
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("stopping");
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    tracing::info!("stopping");
 }
 
 fn export_card(

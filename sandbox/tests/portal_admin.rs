@@ -556,6 +556,65 @@ async fn the_back_office_reads_mail_moves_the_clock_and_revokes_cards() {
     }
 }
 
+#[tokio::test]
+async fn a_reset_letter_is_issued_for_an_active_professional() {
+    let platform = Platform::start(&TEMPLATE).await;
+    let ctx = platform.ctx();
+    let path = format!("/admin/api/professionals/{REFERENT}/reset-letter");
+    let (status, letter) = platform.admin(Method::POST, &path, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{letter}");
+    assert_eq!(letter["ehealth_id"], REFERENT);
+    let code = letter["code"].as_str().expect("code");
+    let matricule = ctx
+        .store()
+        .professional(&ehealth(REFERENT))
+        .expect("read")
+        .expect("listed")
+        .matricule;
+    let check = ctx
+        .store()
+        .check_activation_letter(&matricule, code, ctx.clock().now())
+        .expect("checked");
+    assert!(
+        matches!(check, dspconnect_sandbox::store::LetterCheck::Valid(ref l) if l.ehealth_id == ehealth(REFERENT)),
+        "{check:?}"
+    );
+
+    ctx.store()
+        .set_professional_status(
+            &ehealth(BLACK_LISTED),
+            dspconnect_sandbox::policy::ProfessionalStatus::Deactivated,
+        )
+        .expect("deactivated");
+    for (path, body, status) in [
+        (
+            format!("/admin/api/professionals/{BLACK_LISTED}/reset-letter"),
+            None,
+            StatusCode::CONFLICT,
+        ),
+        (
+            "/admin/api/professionals/SBX9999/reset-letter".to_owned(),
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/admin/api/professionals/not%20an%20id/reset-letter".to_owned(),
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            path.clone(),
+            Some(json!({ "lifetime": 3 })),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (got, answer) = platform.admin(Method::POST, &path, body).await;
+        assert_eq!(got, status, "{path}: {answer}");
+        let field = error_of(&answer).0;
+        assert!(field == "ehealth_id" || field == "lifetime", "{answer}");
+    }
+}
+
 /// Stops the binary if the test fails before it does.
 struct Running(std::process::Child);
 

@@ -32,6 +32,7 @@ use x509_parser::prelude::FromDer;
 use super::PortalState;
 use super::dsp::{self, ConsentEdit, ModeChange, PRESENCE_CODE_LIFETIME};
 use super::error::refusal_status;
+use crate::activation::{RESET_LETTER_LIFETIME, ResetLetterError, issue_reset_letter};
 use crate::pki::{CertificateSerial, Fingerprint};
 use crate::policy::{AccompagnateurId, EHealthId, Operation, PatientId, Subject};
 use crate::store::{Store, StoreError};
@@ -93,6 +94,11 @@ pub(super) const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/admin/api/cards/revoke",
         "admin API: revoke a card certificate",
     ),
+    (
+        "POST",
+        "/admin/api/professionals/{ehealthId}/reset-letter",
+        "admin API: issue a new activation letter (password reset); its code is returned once",
+    ),
 ];
 
 pub(super) fn routes() -> Router<PortalState> {
@@ -138,6 +144,10 @@ pub(super) fn routes() -> Router<PortalState> {
         .route("/admin/api/mail", get(mail))
         .route("/admin/api/clock/advance", post(advance_clock))
         .route("/admin/api/cards/revoke", post(revoke_card))
+        .route(
+            "/admin/api/professionals/{ehealth_id}/reset-letter",
+            post(reset_letter),
+        )
 }
 
 /// An admin API refusal: `{"error": {"field", "reason"[, "rule"]}}`.
@@ -752,3 +762,56 @@ async fn revoke_card(
     }))
     .into_response())
 }
+
+/// A new letter for a professional who lost their credentials (or whose
+/// first letter expired): the Agence's side of the reset path. The code is
+/// what the letter would carry; it is answered once and stored hashed.
+async fn reset_letter(
+    State(state): State<PortalState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    authorize(&state, &headers)?;
+    let id = ehealth_id("ehealth_id", &id)?;
+    if !body.is_empty() {
+        // No options yet; an object with unknown fields is refused.
+        let _: EmptyBody = json_body(&body)?;
+    }
+    let store = state.ctx.store().clone();
+    let now = state.ctx.clock().now();
+    let for_professional = id.clone();
+    // argon2 hashing: off the async workers.
+    let code =
+        tokio::task::spawn_blocking(move || issue_reset_letter(&store, &for_professional, now))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ehealth_id",
+                    e.to_string(),
+                )
+            })?
+            .map_err(|e| match e {
+                ResetLetterError::UnknownProfessional(_) => {
+                    ApiError::new(StatusCode::NOT_FOUND, "ehealth_id", e.to_string())
+                }
+                ResetLetterError::Deactivated(_) => {
+                    ApiError::new(StatusCode::CONFLICT, "ehealth_id", e.to_string())
+                }
+                ResetLetterError::Store(store) => ApiError::store("ehealth_id", store),
+            })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "ehealth_id": id.to_string(),
+            "code": code.expose(),
+            "not_on_or_after": rfc3339(now + RESET_LETTER_LIFETIME),
+        })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmptyBody {}

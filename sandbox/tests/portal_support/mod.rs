@@ -34,10 +34,17 @@ pub const PATIENT_PASSWORD: &str = demo::DEMO_PATIENT_PASSWORD;
 pub const ACCOMPAGNATEUR: &str = demo::DEMO_ACCOMPAGNATEUR;
 pub const ACCOMPAGNATEUR_PASSWORD: &str = demo::DEMO_ACCOMPAGNATEUR_PASSWORD;
 
-/// A PKI made once per test binary under `name` (RSA keys are slow to make).
+/// A PKI with the demo cards, made once per test binary under `name` (RSA
+/// keys are slow to make); each sandbox copies it and binds the copied
+/// cards in its fresh database.
 pub fn pki_template(name: &str) -> PathBuf {
     let dir = common::fresh_shared_dir(name).join("template");
-    Pki::load_or_create(&dir).expect("PKI created");
+    let pki = Pki::load_or_create(&dir).expect("PKI created");
+    let store = dspconnect_sandbox::store::Store::open_in_memory().expect("store");
+    let now = time::OffsetDateTime::now_utc();
+    store.seed_demo(now).expect("demo data");
+    dspconnect_sandbox::cards::ensure_demo_cards(&pki, &store, &dir, now)
+        .expect("demo cards issued");
     dir
 }
 
