@@ -12,11 +12,14 @@
 //! - [`store`]: SQLite persistence of the HPD, patients and their
 //!   consents, documents, access log, outbox and replay cache.
 //! - [`config`]: what an instance is started with.
+//! - [`faults`]: fault injection on chosen paths (503, delays, cut or lost
+//!   answers) for the daemon's reliability tests.
 
 #![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod config;
+pub mod faults;
 pub mod pki;
 pub mod policy;
 pub mod server;
