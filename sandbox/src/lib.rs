@@ -12,6 +12,8 @@
 //! - [`store`]: SQLite persistence of the HPD, patients and their
 //!   consents, documents, access log, outbox and replay cache.
 //! - [`config`]: what an instance is started with.
+//! - [`xds`]: the XDS.b registry and repository (ITI-41, ITI-43, ITI-18,
+//!   ITI-57), every act decided by the policy engine.
 //! - [`faults`]: fault injection on chosen paths (503, delays, cut or lost
 //!   answers) for the daemon's reliability tests.
 
@@ -25,6 +27,7 @@ pub mod policy;
 pub mod server;
 pub mod soap_service;
 pub mod store;
+pub mod xds;
 
 pub use config::SandboxConfig;
 pub use server::{RunningSandbox, Sandbox, SandboxError};

@@ -185,7 +185,11 @@ impl Sandbox {
     /// the data directory, binds 127.0.0.1 on the configured port and serves
     /// HTTPS until [`RunningSandbox::shutdown`].
     pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
-        Self::new(config).launch().await
+        Self::new(config)
+            .mount(crate::xds::repository_mount)
+            .mount(crate::xds::registry_mount)
+            .launch()
+            .await
     }
 
     /// Starts this sandbox with its mounts.
