@@ -462,7 +462,6 @@ async fn find_documents_filters_by_status_creation_time_and_confidentiality() {
     let mut both = vec![normal.unique_id.clone(), annonce.unique_id.clone()];
     both.sort();
     let approved = vec![AvailabilityStatus::Approved];
-    let now = Dtm::from_datetime(platform.now());
     let hour_ago = Dtm::from_datetime(platform.now() - Duration::hours(1));
     let in_an_hour = Dtm::from_datetime(platform.now() + Duration::hours(1));
 
@@ -520,7 +519,6 @@ async fn find_documents_filters_by_status_creation_time_and_confidentiality() {
         )
         .await;
     assert!(unique_ids(earlier).is_empty());
-    let _ = now;
     let deprecated = pharmacist
         .query(
             &find(vec![AvailabilityStatus::Deprecated], vec![], None, None),
@@ -528,6 +526,60 @@ async fn find_documents_filters_by_status_creation_time_and_confidentiality() {
         )
         .await;
     assert!(unique_ids(deprecated).is_empty());
+
+    // GetDocuments by entryUUID; documents of two patients at once are
+    // refused.
+    let entry_uuids: Vec<String> = [&normal, &annonce]
+        .iter()
+        .map(|doc| {
+            platform
+                .context
+                .store()
+                .document_by_unique_id(&doc.unique_id)
+                .expect("store")
+                .expect("registered")
+                .entry_uuid
+        })
+        .collect();
+    let by_uuid = pharmacist
+        .query(
+            &StoredQuery::GetDocuments(GetDocumentsQuery {
+                ids: DocumentIds::EntryUuids(entry_uuids.clone()),
+                other_parameters: Vec::new(),
+            }),
+            ReturnType::LeafClass,
+        )
+        .await;
+    assert_eq!(unique_ids(by_uuid), both);
+    let tom = dspconnect_sandbox::store::demo::DEMO_PATIENT_WITHOUT_RELATIONS;
+    let code = store
+        .create_presence_code(&patient(tom), platform.now(), Duration::hours(1))
+        .expect("code");
+    store
+        .redeem_presence_code(
+            &patient(tom),
+            code.expose(),
+            &EHealthId::new(DEMO_PHARMACIST).expect("id"),
+            platform.now(),
+            Duration::hours(4),
+        )
+        .expect("redeemed");
+    let toms = Doc::new(tom, DEMO_PHARMACIST, "N");
+    pharmacist.submit_doc(&toms).await.assert_success();
+    let two_patients = pharmacist
+        .query(
+            &StoredQuery::GetDocuments(GetDocumentsQuery {
+                ids: DocumentIds::UniqueIds(vec![normal.unique_id.clone(), toms.unique_id.clone()]),
+                other_parameters: Vec::new(),
+            }),
+            ReturnType::LeafClass,
+        )
+        .await;
+    two_patients.assert_schema_valid();
+    assert_eq!(
+        two_patients.query_response().errors[0].error_code,
+        XdsErrorCode::ResultNotSinglePatient
+    );
 
     // Status is required; an unknown query id is refused by name.
     let no_status = pharmacist

@@ -8,9 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use common::xds::{
-    Doc, Platform, Reply, author_person, cx, start, start_configured, start_shared, statement,
-};
+use common::xds::{Doc, Platform, Reply, cx, start, start_configured, start_shared, statement};
 use dspconnect::model::{Matricule, PatientInformedStatement};
 use dspconnect_sandbox::pki::Pki;
 use dspconnect_sandbox::policy::{EHealthId, PatientId, Subject};
@@ -611,7 +609,6 @@ async fn the_author_and_the_statement_are_the_assertions_subject() {
         "DSPAuthorNotSubject",
         "the patient-informed statement is made by SBX1002",
     );
-    let _ = author_person(DEMO_REFERENT_GP);
 }
 
 #[tokio::test]

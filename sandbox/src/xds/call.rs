@@ -104,6 +104,26 @@ impl Call {
         )
     }
 
+    /// Answers with `payload`, or with a fault when it could not be written.
+    pub(crate) fn reply_or_fault(
+        &self,
+        payload: Result<Element, ihe::xds::WriteError>,
+    ) -> Response {
+        match payload {
+            Ok(payload) => self.reply(payload),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write an XDS response");
+                fault_reply(
+                    SandboxFault::receiver(
+                        "Internal",
+                        format!("the answer cannot be written: {e}"),
+                    ),
+                    self.relates_to.clone(),
+                )
+            }
+        }
+    }
+
     /// The envelope of an answer (for callers that package it themselves).
     pub(crate) fn reply_envelope(&self, payload: Element) -> Envelope {
         Envelope::new(payload).with_headers(

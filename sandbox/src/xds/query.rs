@@ -17,7 +17,6 @@ use super::XdsService;
 use super::access;
 use super::call::Call;
 use super::stored;
-use super::submit::reply_with;
 use crate::policy::{Decision, Operation, PatientId};
 use crate::store::{DocumentRecord, DocumentStatus, StoreError};
 
@@ -40,7 +39,7 @@ pub(crate) fn stored_query(service: &XdsService, call: &Call) -> Response {
         Ok(objects) => AdhocQueryResponse::success(objects),
         Err(errors) => AdhocQueryResponse::failure(errors),
     };
-    reply_with(call, response.to_element())
+    call.reply_or_fault(response.to_element())
 }
 
 fn run(service: &XdsService, call: &Call) -> Result<RegistryObjectList, Errors> {

@@ -25,17 +25,15 @@ use ihe::xds::{
     AssociationType, DocumentContent, DocumentEntry, ProvideAndRegisterRequest, RegistryError,
     RegistryResponse, ResponseStatus, SubmissionSetStatus, XdsErrorCode, XdsMessage,
 };
-use ihe::xml::Element;
 use uuid::Uuid;
 
 use super::access::{self, Verdict};
-use super::call::{Call, fault_reply};
+use super::call::Call;
 use super::metadata::{self, CheckedEntry, metadata_error};
 use super::receive::{self, Attachment};
 use super::stored;
 use super::{DOCUMENTS_DIR, REPOSITORY_UNIQUE_ID, XdsService, error_code};
 use crate::policy::{EHealthId, Operation};
-use crate::soap_service::SandboxFault;
 use crate::store::{DocumentStatus, NewDocument, StoreError};
 
 type Errors = Vec<RegistryError>;
@@ -54,21 +52,7 @@ pub(crate) async fn provide_and_register(
         Ok(warnings) => RegistryResponse::with_errors(ResponseStatus::Success, warnings),
         Err(errors) => RegistryResponse::with_errors(ResponseStatus::Failure, errors),
     };
-    reply_with(call, response.to_element())
-}
-
-/// Answers with `payload`, or a fault when it could not be written.
-pub(crate) fn reply_with(call: &Call, payload: Result<Element, ihe::xds::WriteError>) -> Response {
-    match payload {
-        Ok(payload) => call.reply(payload),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot write an XDS response");
-            fault_reply(
-                SandboxFault::receiver("Internal", format!("the answer cannot be written: {e}")),
-                call.relates_to.clone(),
-            )
-        }
-    }
+    call.reply_or_fault(response.to_element())
 }
 
 /// The parts of a submission the sandbox takes.

@@ -18,7 +18,6 @@ use super::access;
 use super::call::Call;
 use super::metadata::{self, metadata_error};
 use super::stored;
-use super::submit::reply_with;
 use super::{XdsService, error_code};
 use crate::policy::{Operation, PatientId};
 use crate::store::{DocumentRecord, DocumentStatus, StoreError};
@@ -42,7 +41,7 @@ pub(crate) fn update_document_set(service: &XdsService, call: &Call) -> Response
         Ok(()) => RegistryResponse::success(),
         Err(errors) => RegistryResponse::with_errors(ResponseStatus::Failure, errors),
     };
-    reply_with(call, response.to_element())
+    call.reply_or_fault(response.to_element())
 }
 
 fn update(service: &XdsService, call: &Call) -> Result<(), Errors> {
