@@ -20,6 +20,11 @@ pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60 * 60);
 /// default (policy.md: « default lifetime 4 h, configurable »).
 pub const DEFAULT_CONSULTATION_GRANT_LIFETIME: Duration = Duration::from_secs(4 * 60 * 60);
 
+/// Default ceiling on an ITI-41 Provide and Register body (the document and
+/// its envelope): 2 GiB. Documents are streamed to disk, so the ceiling
+/// bounds the disk, not the memory.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: usize = 2 * 1024 * 1024 * 1024;
+
 /// Configuration of one sandbox instance.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -30,6 +35,8 @@ pub struct SandboxConfig {
     pub port: u16,
     /// Largest request body accepted by routes that do not set their own.
     pub max_body_bytes: usize,
+    /// Largest ITI-41 request body the repository accepts (`/xds/repository`).
+    pub max_document_bytes: usize,
     /// How long a client may take to finish the TLS handshake.
     pub tls_handshake_timeout: Duration,
     /// How long [`crate::server::RunningSandbox::shutdown`] lets requests in
@@ -49,6 +56,7 @@ impl SandboxConfig {
             data_dir: data_dir.into(),
             port: 0,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             tls_handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
             assertion_lifetime: DEFAULT_ASSERTION_LIFETIME,
@@ -77,6 +85,12 @@ impl SandboxConfig {
     /// Sets the default request body ceiling.
     pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Sets the ITI-41 request body ceiling of the repository.
+    pub fn with_max_document_bytes(mut self, bytes: usize) -> Self {
+        self.max_document_bytes = bytes;
         self
     }
 }

@@ -19,6 +19,10 @@
 //! - [`activation`]: account activation and password reset, card-signed.
 //! - [`services`]: the DSP services (code de présence, portal ticket,
 //!   anomaly report, HPD lookup, password change).
+//! - [`xds`]: the XDS.b registry and repository (ITI-41, ITI-43, ITI-18,
+//!   ITI-57), every act decided by the policy engine.
+//! - [`faults`]: fault injection on chosen paths (503, delays, cut or lost
+//!   answers) for the daemon's reliability tests.
 
 #![forbid(unsafe_code)]
 
@@ -26,6 +30,7 @@ pub mod activation;
 pub mod cards;
 pub mod clock;
 pub mod config;
+pub mod faults;
 pub mod idp;
 pub mod pki;
 pub mod policy;
@@ -34,6 +39,7 @@ pub mod server;
 pub mod services;
 pub mod soap_service;
 pub mod store;
+pub mod xds;
 
 pub use config::SandboxConfig;
 pub use server::{RunningSandbox, Sandbox, SandboxError};

@@ -38,7 +38,7 @@ enum Command {
     /// active one gets the card bound to them, one pending activation an
     /// unbound card that their activation binds.
     ExportCard {
-        /// The professional's eHealth id in the HPD (e.g. SBX-1001).
+        /// The professional's eHealth id in the HPD (e.g. SBX1001).
         ehealth_id: String,
         /// New or empty directory to write into (created 0700).
         out_dir: PathBuf,

@@ -122,7 +122,7 @@ fn export_card_copies_a_demo_card_from_the_hpd_and_refuses_unknown_ids() {
     let data_dir = temp.path().join("data");
 
     // Before the first start there is no HPD to look the professional up in.
-    let early = export(&data_dir, "SBX-1001", &temp.path().join("early"));
+    let early = export(&data_dir, "SBX1001", &temp.path().join("early"));
     assert!(!early.status.success());
     let stderr = String::from_utf8_lossy(&early.stderr);
     assert!(stderr.contains("start the sandbox once"), "{stderr}");
@@ -133,7 +133,7 @@ fn export_card_copies_a_demo_card_from_the_hpd_and_refuses_unknown_ids() {
         "{banner:?}"
     );
     let out_dir = temp.path().join("card");
-    let output = export(&data_dir, "SBX-1001", &out_dir);
+    let output = export(&data_dir, "SBX1001", &out_dir);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -141,13 +141,13 @@ fn export_card_copies_a_demo_card_from_the_hpd_and_refuses_unknown_ids() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("SANDBOX"), "{stdout}");
-    assert!(stdout.contains("bound to SBX-1001"), "{stdout}");
+    assert!(stdout.contains("bound to SBX1001"), "{stdout}");
 
     let card = CardCredentials::load(&out_dir).expect("card reads back");
-    let stored = CardCredentials::load(&data_dir.join("cards").join("SBX-1001"))
+    let stored = CardCredentials::load(&data_dir.join("cards").join("SBX1001"))
         .expect("the stored demo card");
     assert_eq!(card.professional.name, "Anne Weber");
-    assert_eq!(card.professional.ehealth_id, "SBX-1001");
+    assert_eq!(card.professional.ehealth_id, "SBX1001");
     assert_eq!(card.certificate_der, stored.certificate_der);
     assert!(
         !stdout.contains(card.pin.expose()),
@@ -165,7 +165,7 @@ fn export_card_copies_a_demo_card_from_the_hpd_and_refuses_unknown_ids() {
     assert!(!unknown.status.success());
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(
-        stderr.contains("no professional 'SBX-4242'") && stderr.contains("SBX-1001"),
+        stderr.contains("no professional 'SBX-4242'") && stderr.contains("SBX1001"),
         "{stderr}"
     );
     assert!(!temp.path().join("unknown").exists());
@@ -177,7 +177,7 @@ fn export_card_gives_the_pending_professional_an_unbound_card_and_says_so() {
     let data_dir = temp.path().join("data");
     start_once(&data_dir);
     let out_dir = temp.path().join("pending");
-    let output = export(&data_dir, "SBX-1005", &out_dir);
+    let output = export(&data_dir, "SBX1005", &out_dir);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -187,9 +187,9 @@ fn export_card_gives_the_pending_professional_an_unbound_card_and_says_so() {
     assert!(stdout.contains("UNBOUND"), "{stdout}");
     assert!(stdout.contains("activation"), "{stdout}");
     let card = CardCredentials::load(&out_dir).expect("card reads back");
-    assert_eq!(card.professional.ehealth_id, "SBX-1005");
+    assert_eq!(card.professional.ehealth_id, "SBX1005");
     // Exported again: the same card, still unbound.
-    let again = export(&data_dir, "SBX-1005", &temp.path().join("again"));
+    let again = export(&data_dir, "SBX1005", &temp.path().join("again"));
     assert!(again.status.success());
     let second = CardCredentials::load(&temp.path().join("again")).expect("reads back");
     assert_eq!(second.certificate_der, card.certificate_der);

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::SandboxConfig;
+use crate::faults::{self, FaultInjector};
 use crate::pki::{Pki, PkiError};
 use crate::store::{OneTimeCode, Store, StoreError};
 
@@ -84,6 +85,7 @@ pub struct SandboxContext {
     store: Store,
     clock: Clock,
     base_url: Arc<str>,
+    faults: FaultInjector,
 }
 
 impl SandboxContext {
@@ -107,6 +109,10 @@ impl SandboxContext {
     /// `https://127.0.0.1:<port>`, for URLs handed to clients.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+    /// The fault plan in force (the admin API sets it; see [`crate::faults`]).
+    pub fn faults(&self) -> &FaultInjector {
+        &self.faults
     }
 }
 
@@ -185,6 +191,8 @@ impl Sandbox {
             .mount(crate::idp::mount)
             .mount(crate::activation::mount)
             .mount(crate::services::mount)
+            .mount(crate::xds::repository_mount)
+            .mount(crate::xds::registry_mount)
             .mount(crate::portal::mount)
             .launch()
             .await
@@ -227,6 +235,7 @@ impl Sandbox {
             store,
             clock,
             base_url: Arc::from(base_url.as_str()),
+            faults: FaultInjector::new(),
         };
         let mounts = self
             .mounts
@@ -279,6 +288,7 @@ fn build_router(context: &SandboxContext, mounts: Vec<Mount>) -> Router {
         .route("/health", get(pages::health))
         .fallback(not_found);
     router = router.merge(layers::with_body_limit(own, default_limit));
+    router = faults::layer(router, context.faults.clone());
     layers::observed(router)
 }
 

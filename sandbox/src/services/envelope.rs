@@ -46,7 +46,7 @@ pub fn xs_date_time(at: OffsetDateTime) -> Result<String, SandboxFault> {
 pub fn internal(doing: &str, error: impl std::fmt::Display) -> SandboxFault {
     tracing::error!(%error, "the sandbox failed while {doing}");
     SandboxFault::receiver(
-        "InternalError",
+        "Internal",
         format!("the sandbox failed while {doing}: {error}; retry, or report it"),
     )
 }

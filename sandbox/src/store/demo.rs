@@ -4,11 +4,11 @@
 //!
 //! | who | eHealth id / login | situation |
 //! |---|---|---|
-//! | Dr Anne Weber, médecine générale | `SBX-1001` | médecin référent of Marie Reuter |
-//! | Dr Marc Schmit, cardiologie | `SBX-1002` | in Marie Reuter's cercle de confiance |
-//! | Dr Paul Hoffmann, dermatologie | `SBX-1003` | on Marie Reuter's black list |
-//! | Claire Muller, pharmacienne | `SBX-1004` | no relationship with anyone |
-//! | Dr Luc Wagner, médecine générale | `SBX-1005` | pending activation (a letter code is issued) |
+//! | Dr Anne Weber, médecine générale | `SBX1001` | médecin référent of Marie Reuter |
+//! | Dr Marc Schmit, cardiologie | `SBX1002` | in Marie Reuter's cercle de confiance |
+//! | Dr Paul Hoffmann, dermatologie | `SBX1003` | on Marie Reuter's black list |
+//! | Claire Muller, pharmacienne | `SBX1004` | no relationship with anyone |
+//! | Dr Luc Wagner, médecine générale | `SBX1005` | pending activation (a letter code is issued) |
 //! | Marie Reuter | `1945093006704` | patient with référent, cercle, black list and accompagnateur |
 //! | Tom Kieffer | `2005062201818` | patient who named nobody |
 //! | Henri Bausch | `1893120105732` | patient who named nobody (the matricule of the XDS examples) |
@@ -72,11 +72,14 @@ pub struct DemoAccompagnateur {
     pub family_name: &'static str,
 }
 
-pub const DEMO_REFERENT_GP: &str = "SBX-1001";
-pub const DEMO_CERCLE_SPECIALIST: &str = "SBX-1002";
-pub const DEMO_BLACK_LISTED: &str = "SBX-1003";
-pub const DEMO_PHARMACIST: &str = "SBX-1004";
-pub const DEMO_PENDING_ACTIVATION: &str = "SBX-1005";
+// Letters and digits only: the client's model (`dspconnect::model::EHealthId`)
+// takes 6 to 20 of them, and the patient-informed statement names its author
+// with it.
+pub const DEMO_REFERENT_GP: &str = "SBX1001";
+pub const DEMO_CERCLE_SPECIALIST: &str = "SBX1002";
+pub const DEMO_BLACK_LISTED: &str = "SBX1003";
+pub const DEMO_PHARMACIST: &str = "SBX1004";
+pub const DEMO_PENDING_ACTIVATION: &str = "SBX1005";
 /// Marie Reuter: référent, cercle, black list and accompagnateur.
 pub const DEMO_PATIENT_WITH_RELATIONS: &str = "1945093006704";
 /// Tom Kieffer: named nobody.
@@ -425,6 +428,15 @@ mod tests {
     fn every_demo_identifier_parses() {
         for professional in DEMO_PROFESSIONALS {
             assert!(EHealthId::new(professional.ehealth_id).is_ok());
+            // The client names them with its own type (statements, logins).
+            assert!(
+                professional
+                    .ehealth_id
+                    .parse::<dspconnect::model::EHealthId>()
+                    .is_ok(),
+                "{} is not an eHealth id the client accepts",
+                professional.ehealth_id
+            );
         }
         for accompagnateur in DEMO_ACCOMPAGNATEURS {
             assert!(AccompagnateurId::new(accompagnateur.login).is_ok());

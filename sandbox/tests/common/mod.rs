@@ -2,6 +2,9 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod assertions;
+pub mod xds;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

@@ -295,7 +295,7 @@ impl Answer {
     /// Asserts a refusal with `subcode` and the right HTTP status.
     pub fn assert_refused(&self, subcode: &str) {
         assert_eq!(self.subcode(), subcode, "{}", self.text());
-        let expected = if subcode == "InternalError" { 500 } else { 400 };
+        let expected = if subcode == "Internal" { 500 } else { 400 };
         assert_eq!(self.status, expected, "{}", self.text());
     }
 
