@@ -615,6 +615,77 @@ async fn a_reset_letter_is_issued_for_an_active_professional() {
     }
 }
 
+#[tokio::test]
+async fn a_fault_plan_is_set_read_and_lifted() {
+    let platform = Platform::start(&TEMPLATE).await;
+    let plan = json!({
+        "seed": 7,
+        "rules": [ { "path_prefix": "/patient/", "unavailable_percent": 100 } ],
+    });
+    let (status, set) = platform
+        .admin(Method::PUT, "/admin/api/faults", Some(plan.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(set["seed"], 7);
+    assert_eq!(set["rules"][0]["path_prefix"], "/patient/");
+    assert_eq!(set["rules"][0]["unavailable_percent"], 100);
+    let (_, read) = platform.admin(Method::GET, "/admin/api/faults", None).await;
+    assert_eq!(read, set);
+    assert_eq!(platform.ctx().faults().plan().rules.len(), 1);
+
+    let mut browser = platform.browser();
+    assert_eq!(
+        browser.get("/patient/login").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(browser.get("/health").await.status, StatusCode::OK);
+
+    for (body, field) in [
+        (
+            json!({ "rules": [ { "path_prefix": "patient", "unavailable_percent": 5 } ] }),
+            "rules[0].path_prefix",
+        ),
+        (
+            json!({ "rules": [ { "path_prefix": "/admin/", "unavailable_percent": 5 } ] }),
+            "rules[0].path_prefix",
+        ),
+        (
+            json!({ "rules": [
+                { "path_prefix": "/xds/", "unavailable_percent": 5 },
+                { "path_prefix": "/xds/", "cut_percent": 5 } ] }),
+            "rules[1].path_prefix",
+        ),
+        (
+            json!({ "rules": [ { "path_prefix": "/xds/", "unavailable_percent": 60, "cut_percent": 50 } ] }),
+            "rules[0].unavailable_percent",
+        ),
+        (
+            json!({ "rules": [ { "path_prefix": "/xds/", "delay_percent": 5 } ] }),
+            "rules[0].delay_ms",
+        ),
+        (
+            json!({ "rules": [ { "path_prefix": "/xds/", "unavailable": 5 } ] }),
+            "rules[0].unavailable",
+        ),
+        (json!({ "seeds": 1 }), "seeds"),
+    ] {
+        let (status, refused) = platform
+            .admin(Method::PUT, "/admin/api/faults", Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {refused}");
+        assert_eq!(error_of(&refused).0, field, "{body}: {refused}");
+    }
+    // A refused plan leaves the one in force.
+    assert_eq!(platform.ctx().faults().plan().rules.len(), 1);
+
+    let (status, lifted) = platform
+        .admin(Method::DELETE, "/admin/api/faults", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(lifted, json!({ "rules": [] }));
+    assert_eq!(browser.get("/patient/login").await.status, StatusCode::OK);
+}
+
 /// Stops the binary if the test fails before it does.
 struct Running(std::process::Child);
 

@@ -33,6 +33,7 @@ use super::PortalState;
 use super::dsp::{self, ConsentEdit, ModeChange, PRESENCE_CODE_LIFETIME};
 use super::error::refusal_status;
 use crate::activation::{RESET_LETTER_LIFETIME, ResetLetterError, issue_reset_letter};
+use crate::faults::{FaultPlan, FaultPlanError};
 use crate::pki::{CertificateSerial, Fingerprint};
 use crate::policy::{AccompagnateurId, EHealthId, Operation, PatientId, Subject};
 use crate::store::{Store, StoreError};
@@ -95,6 +96,11 @@ pub(super) const ENDPOINTS: &[(&str, &str, &str)] = &[
         "admin API: revoke a card certificate",
     ),
     (
+        "GET, PUT, DELETE",
+        "/admin/api/faults",
+        "admin API: the fault plan (503, delays, cut or lost answers) in force",
+    ),
+    (
         "POST",
         "/admin/api/professionals/{ehealthId}/reset-letter",
         "admin API: issue a new activation letter (password reset); its code is returned once",
@@ -147,6 +153,10 @@ pub(super) fn routes() -> Router<PortalState> {
         .route(
             "/admin/api/professionals/{ehealth_id}/reset-letter",
             post(reset_letter),
+        )
+        .route(
+            "/admin/api/faults",
+            get(fault_plan).put(set_fault_plan).delete(lift_faults),
         )
 }
 
@@ -815,3 +825,48 @@ async fn reset_letter(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EmptyBody {}
+
+async fn fault_plan(State(state): State<PortalState>, headers: HeaderMap) -> ApiResult {
+    authorize(&state, &headers)?;
+    Ok(Json(state.ctx.faults().plan()).into_response())
+}
+
+/// Puts a fault plan in force (an empty one lifts every fault); answers
+/// the plan now in force.
+async fn set_fault_plan(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    authorize(&state, &headers)?;
+    let plan: FaultPlan = json_body(&body)?;
+    let faults = state.ctx.faults();
+    faults.set(plan.clone()).map_err(|error| {
+        let (prefix, field) = match &error {
+            FaultPlanError::RelativePrefix { prefix }
+            | FaultPlanError::ControlPath { prefix }
+            | FaultPlanError::DuplicatePrefix { prefix } => (prefix, "path_prefix"),
+            FaultPlanError::SharesOver100 { prefix, .. } => (prefix, "unavailable_percent"),
+            FaultPlanError::DelayWithoutDuration { prefix, .. }
+            | FaultPlanError::DelayTooLong { prefix, .. } => (prefix, "delay_ms"),
+        };
+        // The last rule with that prefix: for a duplicate, the second one.
+        let index = plan
+            .rules
+            .iter()
+            .rposition(|rule| &rule.path_prefix == prefix)
+            .unwrap_or_default();
+        ApiError::bad(format!("rules[{index}].{field}"), error.to_string())
+    })?;
+    tracing::info!(
+        rules = plan.rules.len(),
+        "fault plan set through the admin API"
+    );
+    Ok(Json(faults.plan()).into_response())
+}
+
+async fn lift_faults(State(state): State<PortalState>, headers: HeaderMap) -> ApiResult {
+    authorize(&state, &headers)?;
+    state.ctx.faults().clear();
+    Ok(Json(state.ctx.faults().plan()).into_response())
+}
