@@ -20,6 +20,8 @@ for arg in "$@"; do
   esac
 done
 export DSP_TEST_LONG=$long
+# One build from scratch: incremental artifacts only cost disk and time here.
+export CARGO_INCREMENTAL=0
 
 # ---------------------------------------------------------------- timing
 declare -a phase_names=() phase_secs=()
@@ -59,6 +61,8 @@ declare -A needed=(
   [openssl]=openssl
   [python3]=python3
   [dbus-daemon]=dbus-daemon
+  [chromium]=chromium
+  [certutil]=libnss3-tools
 )
 install_missing() {
   local missing=() cmd
