@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod card;
 pub mod config;
+pub mod drop_folder;
 pub mod dspctl;
 pub mod ipc_server;
 pub mod outbox;
