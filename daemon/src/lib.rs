@@ -13,6 +13,7 @@ pub mod ipc_server;
 pub mod outbox;
 pub mod private_fs;
 pub mod session;
+pub mod tray;
 
 #[cfg(test)]
 mod test_support;
