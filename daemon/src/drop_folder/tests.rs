@@ -55,11 +55,17 @@ struct Registry {
     registered: Mutex<HashMap<String, String>>,
     uploads: AtomicUsize,
     deny: AtomicBool,
+    /// When each upload began, by title.
+    started: Mutex<HashMap<String, Instant>>,
 }
 
 impl Uploader for Registry {
     async fn upload(&self, job: &JobRecord, _content: &Path) -> UploadOutcome {
         self.uploads.fetch_add(1, Ordering::SeqCst);
+        self.started
+            .lock()
+            .unwrap()
+            .insert(job.metadata.title.clone(), Instant::now());
         if self.deny.load(Ordering::SeqCst) {
             return UploadOutcome::Failed(UploadFailure::Fault {
                 fault: PlatformFault::AccessDenied,
@@ -404,6 +410,36 @@ async fn a_slowly_written_file_is_taken_only_after_close() {
     handle.shutdown().await;
 }
 
+/// The goal: ≤ 0.5 s from close-after-write to upload start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_starts_soon_after_close() {
+    let env = Env::new().with_uploads();
+    let handle = env.spawn(&env.config());
+    let mut latencies = Vec::new();
+    for i in 0..20 {
+        let title = format!("Latency {i}");
+        env.write(
+            &format!("lat-{i}.pdf.dsp.json"),
+            serde_json::to_vec(&sidecar(&title)).unwrap().as_slice(),
+        );
+        let mut f = std::fs::File::create(env.root().join(format!("lat-{i}.pdf"))).unwrap();
+        f.write_all(&pdf(100 + i)).unwrap();
+        drop(f);
+        let closed = Instant::now();
+        wait_for("the upload", Duration::from_secs(5), || {
+            env.registry.started.lock().unwrap().contains_key(&title)
+        })
+        .await;
+        latencies.push(env.registry.started.lock().unwrap()[&title] - closed);
+    }
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    let max = latencies[latencies.len() - 1];
+    println!("close-after-write to upload start: median {median:?}, max {max:?}");
+    assert!(median <= Duration::from_millis(500), "median {median:?}");
+    handle.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tmp_files_are_ignored_until_renamed() {
     let env = Env::new();
@@ -601,6 +637,15 @@ async fn each_hostile_or_broken_input_fails_with_its_reason() {
     }
     std::fs::create_dir(env.root().join("a folder")).unwrap();
     env.write("inbox/stray.pdf", &pdf(27));
+    env.write(&format!("inbox/{PATIENT}/shared.pdf"), &pdf(29));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            env.root().join("inbox").join(PATIENT),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+    }
     env.drop_pair(
         "refused.pdf",
         &pdf(28),
@@ -629,6 +674,7 @@ async fn each_hostile_or_broken_input_fails_with_its_reason() {
         ("a folder", "DSP_E_NOT_A_FILE", "folder"),
         ("stray.pdf", "DSP_E_INVALID_ARGUMENT", "inbox"),
         ("refused.pdf", "DSP_E_MISSING_PATIENT_STATEMENT", "informed"),
+        ("shared.pdf", "DSP_E_PERMISSION_DENIED", "other users"),
     ];
     for (name, code, words) in expected {
         wait_for(name, Duration::from_secs(10), || {

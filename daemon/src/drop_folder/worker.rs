@@ -207,7 +207,9 @@ impl Worker {
             if *stop.borrow() {
                 break;
             }
-            let wait = if self.counters.incomplete > 0 || self.counters.waiting_for_session > 0 {
+            // (Documents waiting for the session are looked at again when
+            // the owner changes, and at each poll.)
+            let wait = if self.counters.incomplete > 0 {
                 RECHECK.min(poll)
             } else {
                 poll
@@ -310,7 +312,32 @@ impl Worker {
             let Ok(meta) = fs::symlink_metadata(&path) else {
                 continue;
             };
-            if meta.is_dir() {
+            if meta.is_dir() && shared_dir(&meta) && !self.config.allow_writable_by_others {
+                // Anyone could drop a document for this patient in your name.
+                let mut found = Vec::new();
+                scan_dir(&path, &[], false, &Folder::Inbox(String::new()), &mut found);
+                let failure = Failure::new(
+                    ErrorCode::PermissionDenied,
+                    format!(
+                        "the folder {} can be written by other users, so anyone could send a                          document in your name from it",
+                        display_name(&path, &self.dirs.root)
+                    ),
+                )
+                .hint("run `chmod go-w` on the folder (or set drop_folder.allow_writable_by_others = true for a network share), then move the files back");
+                for c in found {
+                    let (path, sidecar) = match c {
+                        Candidate::Doc { doc, sidecar, .. } => (doc, sidecar),
+                        Candidate::OrphanSidecar { sidecar } => (sidecar, None),
+                        Candidate::Reject { path, sidecar, .. } => (path, sidecar),
+                    };
+                    out.push(Candidate::Reject {
+                        path,
+                        sidecar,
+                        failure: failure.clone(),
+                        immediate: false,
+                    });
+                }
+            } else if meta.is_dir() {
                 match name.to_str() {
                     Some(n) if !n.starts_with('.') => {
                         scan_dir(&path, &[], false, &Folder::Inbox(n.to_owned()), &mut out);
@@ -1218,6 +1245,18 @@ fn scan_dir(dir: &Path, reserved: &[&str], root: bool, folder: &Folder, out: &mu
         }
         out.push(Candidate::OrphanSidecar { sidecar });
     }
+}
+
+/// Whether group or others may write to a folder.
+#[cfg(unix)]
+fn shared_dir(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o022 != 0
+}
+
+#[cfg(not(unix))]
+fn shared_dir(_meta: &fs::Metadata) -> bool {
+    false
 }
 
 /// Names being written, by convention, or hidden: not looked at.
