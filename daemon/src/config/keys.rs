@@ -342,6 +342,24 @@ pub const KEYS: &[KeyDoc] = &[
         R,
         "Audit files kept, the current one included.",
     ),
+    key(
+        "tray.enabled",
+        "true",
+        R,
+        "Show the system-tray item (StatusNotifierItem) and send desktop notifications.",
+    ),
+    key(
+        "tray.notify_successes",
+        "false",
+        L,
+        "Notify each registered upload too; failures, card removal and session expiry are always notified.",
+    ),
+    key(
+        "tray.visite_annonce_reminder_days",
+        "7",
+        L,
+        "Remind the professional of their documents still in Visite d'annonce after this many days (0–365; 0: never).",
+    ),
 ];
 
 /// The table entry covering a dotted key: the key itself or its nearest

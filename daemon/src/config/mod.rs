@@ -46,6 +46,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub tray: TrayConfig,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             outbox: OutboxConfig::default(),
             log: LogConfig::default(),
+            tray: TrayConfig::default(),
         }
     }
 }
@@ -141,6 +144,29 @@ impl Default for DropFolderConfig {
             orphan_wait_seconds: 120,
             duplicate_window_days: 365,
             allow_writable_by_others: false,
+        }
+    }
+}
+
+/// The system-tray item and desktop notifications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrayConfig {
+    /// Show the tray item and send desktop notifications.
+    pub enabled: bool,
+    /// Notify each registered upload too (failures are always notified).
+    pub notify_successes: bool,
+    /// Remind the professional of their documents still in Visite
+    /// d'annonce after this many days (0: never).
+    pub visite_annonce_reminder_days: u32,
+}
+
+impl Default for TrayConfig {
+    fn default() -> Self {
+        TrayConfig {
+            enabled: true,
+            notify_successes: false,
+            visite_annonce_reminder_days: 7,
         }
     }
 }

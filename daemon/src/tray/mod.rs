@@ -53,6 +53,18 @@ pub struct TrayOptions {
     pub notify_successes: bool,
 }
 
+impl TrayOptions {
+    /// From the configuration: the drop folder, the audit log folder and
+    /// `tray.notify_successes`.
+    pub fn from_config(config: &crate::config::Config) -> TrayOptions {
+        TrayOptions {
+            drop_folder: config.drop_folder.path.clone(),
+            log_dir: Some(config.log.audit_dir.clone()),
+            notify_successes: config.tray.notify_successes,
+        }
+    }
+}
+
 /// Where the item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrayPhase {
