@@ -24,6 +24,9 @@ use tokio::sync::{broadcast, watch};
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::OwnedValue;
 
+#[cfg(feature = "sandbox")]
+mod session_support;
+
 const CHILD: &str = "DSPCONNECT_TRAY_TEST_CHILD";
 
 /// A private session bus, stopped when dropped.
@@ -100,6 +103,16 @@ fn the_tray_on_a_private_session_bus() {
     }
     let bus = PrivateBus::start();
     run_child("child_tray_follows_the_daemon", &bus.address);
+}
+
+#[cfg(feature = "sandbox")]
+#[test]
+fn lock_session_in_the_menu_locks_the_session() {
+    if in_child() {
+        return;
+    }
+    let bus = PrivateBus::start();
+    run_child("child_lock_session_locks", &bus.address);
 }
 
 #[test]
@@ -516,5 +529,75 @@ async fn child_tray_without_a_bus() {
     status_tx.send_replace(status(SessionState::Authenticated, true));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(*phase.borrow(), TrayPhase::Unavailable);
+    tray.shutdown().await;
+}
+
+/// With a real session (software card, sandbox PKI): the menu's Lock
+/// session locks it, and the item follows the session's events.
+#[cfg(feature = "sandbox")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_lock_session_locks() {
+    use dspconnect::ipc::protocol::LockReason;
+    use session_support::*;
+    if !in_child() {
+        return;
+    }
+    let conn = zbus::Connection::session().await.unwrap();
+    let watcher = Watcher::default();
+    conn.object_server()
+        .at("/StatusNotifierWatcher", watcher.clone())
+        .await
+        .unwrap();
+    conn.request_name("org.kde.StatusNotifierWatcher")
+        .await
+        .unwrap();
+
+    let a = export_valid(&anne(), PIN_A);
+    let mut rig = rig();
+    rig.sign_in(&a.card, PIN_A).await;
+    let (card, session) = rig.session.status();
+    let (_status_tx, status_rx) = watch::channel(Status {
+        card,
+        session,
+        ..status(SessionState::NoCard, false)
+    });
+    let mut tray = spawn_tray(
+        status_rx,
+        rig.session.subscribe_events(),
+        TrayOptions::default(),
+    );
+    let _follow =
+        dspconnectd::tray::follow_actions(tray.take_actions().unwrap(), rig.session.clone(), None);
+    let service = eventually("the item to register", async || {
+        watcher.items.lock().unwrap().first().cloned()
+    })
+    .await;
+    assert!(
+        tooltip(&conn, &service)
+            .await
+            .contains("Ready as Dr Anne Muller"),
+        "{}",
+        tooltip(&conn, &service).await
+    );
+    let lock_id = menu_items(&conn, &service).await["Lock session"];
+    conn.call_method(
+        Some(service.as_str()),
+        "/MenuBar",
+        Some("com.canonical.dbusmenu"),
+        "Event",
+        &(lock_id, "clicked", zbus::zvariant::Value::I32(0), 0u32),
+    )
+    .await
+    .unwrap();
+    let locked = rig.wait_state(SessionState::Locked).await;
+    assert_eq!(locked.lock_reason, Some(LockReason::Explicit));
+    until_not_verified(&a.card).await;
+    eventually("locked in the tooltip", async || {
+        tooltip(&conn, &service)
+            .await
+            .contains("Locked")
+            .then_some(())
+    })
+    .await;
     tray.shutdown().await;
 }

@@ -140,6 +140,37 @@ pub fn spawn_tray(
     }
 }
 
+/// Acts on the menu choices that concern the session: Lock session locks
+/// it ([`LockReason::Explicit`](dspconnect::ipc::protocol::LockReason::Explicit)).
+/// The other choices are left to `others` (the tray has already opened
+/// folders and shown the unlock hint itself).
+pub fn follow_actions(
+    mut actions: mpsc::UnboundedReceiver<TrayAction>,
+    session: crate::session::SessionHandle,
+    others: Option<mpsc::UnboundedSender<TrayAction>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(action) = actions.recv().await {
+            match action {
+                TrayAction::Lock => {
+                    match session
+                        .lock(dspconnect::ipc::protocol::LockReason::Explicit)
+                        .await
+                    {
+                        Ok(_) => tracing::info!("session locked from the tray"),
+                        Err(error) => tracing::warn!(%error, "the tray's Lock session failed"),
+                    }
+                }
+                other => {
+                    if let Some(tx) = &others {
+                        let _ = tx.send(other);
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// The ksni item.
 struct Item {
     view: View,
