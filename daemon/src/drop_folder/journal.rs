@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Write};
-use std::path::Path;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -86,7 +86,9 @@ pub struct SentRecord {
 
 /// The journal, loaded, with an open append handle.
 pub struct Journal {
+    path: PathBuf,
     file: File,
+    appended: usize,
     /// Claims not finished (neither sent nor failed nor abandoned).
     pub open: HashMap<String, Claim>,
     /// (SHA-256, matricule) → the last registration.
@@ -100,14 +102,14 @@ impl Journal {
     pub fn open(path: &Path, window: time::Duration) -> io::Result<Journal> {
         let mut open: HashMap<String, Claim> = HashMap::new();
         let mut sent: HashMap<(String, String), SentRecord> = HashMap::new();
-        match File::open(path) {
-            Ok(f) => {
-                for line in BufReader::new(f).lines() {
-                    let line = line?;
-                    if line.trim().is_empty() {
+        match fs::read(path) {
+            Ok(bytes) => {
+                // A torn last line (even cut inside a UTF-8 character) is skipped.
+                for line in bytes.split(|b| *b == b'\n') {
+                    if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    match serde_json::from_str::<Entry>(&line) {
+                    match serde_json::from_slice::<Entry>(line) {
                         Ok(entry) => apply(&mut open, &mut sent, entry),
                         Err(e) => {
                             tracing::warn!(error = %e, "drop-folder journal line skipped");
@@ -120,9 +122,24 @@ impl Journal {
         }
         let now = OffsetDateTime::now_utc();
         sent.retain(|_, r| r.at + window > now);
-        // Compact: the open claims and the sends still in the window.
+        let mut journal = Journal {
+            path: path.to_owned(),
+            file: private_fs::open_private_append(path)?,
+            open,
+            sent,
+            appended: 0,
+        };
+        journal.compact(window)?;
+        Ok(journal)
+    }
+
+    /// Rewrites the journal with what still matters: the open claims and
+    /// the sends within `window`. Done at open and after many appends.
+    pub fn compact(&mut self, window: time::Duration) -> io::Result<()> {
+        let now = OffsetDateTime::now_utc();
+        self.sent.retain(|_, r| r.at + window > now);
         let mut text = String::new();
-        let mut claims: Vec<&Claim> = open.values().collect();
+        let mut claims: Vec<&Claim> = self.open.values().collect();
         claims.sort_by_key(|c| c.at);
         for c in claims {
             push_line(&mut text, &c.to_entry())?;
@@ -137,7 +154,7 @@ impl Journal {
                 )?;
             }
         }
-        for ((sha256, patient), r) in &sent {
+        for ((sha256, patient), r) in &self.sent {
             push_line(
                 &mut text,
                 &Entry::Sent {
@@ -149,9 +166,15 @@ impl Journal {
                 },
             )?;
         }
-        private_fs::write_atomically(path, text.as_bytes())?;
-        let file = private_fs::open_private_append(path)?;
-        Ok(Journal { file, open, sent })
+        private_fs::write_atomically(&self.path, text.as_bytes())?;
+        self.file = private_fs::open_private_append(&self.path)?;
+        self.appended = 0;
+        Ok(())
+    }
+
+    /// Lines appended since the last compaction.
+    pub fn appended(&self) -> usize {
+        self.appended
     }
 
     /// Appends `entry` durably, then applies it.
@@ -160,6 +183,7 @@ impl Journal {
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
         self.file.sync_data()?;
+        self.appended += 1;
         apply(&mut self.open, &mut self.sent, entry);
         Ok(())
     }
@@ -324,7 +348,7 @@ mod tests {
             .append(true)
             .open(&path)
             .unwrap()
-            .write_all(b"{\"op\":\"cla")
+            .write_all(b"{\"op\":\"claim\",\"source\":\"r\xc3")
             .unwrap();
         drop(j);
         let j = Journal::open(&path, window).unwrap();

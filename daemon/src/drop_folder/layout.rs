@@ -193,8 +193,9 @@ pub struct Receipt {
     #[serde(rename = "uniqueId")]
     pub unique_id: String,
     /// When the platform registered it (or, for a duplicate, when the
-    /// earlier copy was registered).
-    pub registered_at: String,
+    /// earlier copy was registered; absent while that one is still queued).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<String>,
     pub patient: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,

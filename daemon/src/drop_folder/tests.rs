@@ -710,7 +710,11 @@ async fn each_hostile_or_broken_input_fails_with_its_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_files_at_once_are_all_handed_over() {
     let env = Env::new();
-    let handle = env.spawn(&env.config());
+    // (A loaded machine may take more than a second between a sidecar and
+    // its document here.)
+    let mut config = env.config();
+    config.orphan_wait_seconds = 60;
+    let handle = env.spawn(&config);
     const N: usize = 1000;
     for i in 0..N {
         env.write(

@@ -51,6 +51,8 @@ pub(super) enum WatcherGuard {
 const DEBOUNCE: Duration = Duration::from_millis(50);
 /// Re-check period while some file is incomplete.
 const RECHECK: Duration = Duration::from_millis(100);
+/// The journal is rewritten after this many lines.
+const COMPACT_AFTER: usize = 10_000;
 /// Housekeeping of `sent/`.
 const HOUSEKEEPING: Duration = Duration::from_secs(3600);
 
@@ -251,6 +253,11 @@ impl Worker {
                 last_scan = Instant::now();
                 self.scan_and_process(&stop).await;
                 self.publish();
+            }
+            if self.journal.appended() >= COMPACT_AFTER
+                && let Err(e) = self.journal.compact(self.window)
+            {
+                tracing::warn!(error = %e, "drop-folder journal not compacted");
             }
             if last_housekeeping.elapsed() >= HOUSEKEEPING {
                 last_housekeeping = Instant::now();
@@ -556,7 +563,7 @@ impl Worker {
             let receipt = Receipt {
                 file: display_name(doc, &self.dirs.root),
                 unique_id: earlier.unique_id.clone(),
-                registered_at: rfc3339(earlier.at),
+                registered_at: Some(rfc3339(earlier.at)),
                 patient: patient.clone(),
                 title: Some(prepared.metadata.title.clone()),
                 mode: Some(prepared.metadata.mode),
@@ -582,7 +589,7 @@ impl Worker {
                     .as_ref()
                     .map(|(_, u)| u.clone())
                     .unwrap_or_default(),
-                registered_at: String::new(),
+                registered_at: None,
                 patient: patient.clone(),
                 title: Some(prepared.metadata.title.clone()),
                 mode: Some(prepared.metadata.mode),
@@ -850,7 +857,7 @@ impl Worker {
         let receipt = Receipt {
             file: claim.source.clone(),
             unique_id: job.unique_id.clone(),
-            registered_at: job.updated_at.clone(),
+            registered_at: Some(job.updated_at.clone()),
             patient: job.patient.clone(),
             title: Some(job.title.clone()),
             mode: Some(job.mode),
