@@ -180,6 +180,27 @@ fn faults_and_an_outage_delay_uploads_but_never_double_them() {
         );
         assert_eq!(s.registered(&mut client, &title), 1, "{name}");
     }
+    // The platform down (connections refused), then up again.
+    let mut s = s;
+    let port = s.sandbox.stop();
+    let accepted = push(&mut client, "Pendant la panne", 20_000);
+    std::thread::sleep(Duration::from_secs(3));
+    let waiting = client
+        .call::<JobStatus>(&JobRef {
+            job_id: accepted.job_id.clone(),
+        })
+        .expect("job.status");
+    assert!(!waiting.state.is_final(), "{waiting:?}");
+    s.sandbox.start_again(port);
+    let job = wait_job(&mut client, &accepted.job_id, Duration::from_secs(90));
+    assert_eq!(
+        job.state,
+        JobState::Done,
+        "outage: {job:?}\n{}",
+        daemon.logs()
+    );
+    assert_eq!(s.registered(&mut client, "Pendant la panne"), 1);
+
     // Twice with no fault at all: each once.
     for title in ["Sans faute 1", "Sans faute 2"] {
         let accepted = push(&mut client, title, 20_000);

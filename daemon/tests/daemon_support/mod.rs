@@ -56,6 +56,27 @@ impl ExternalSandbox {
         }
     }
 
+    /// Stops the platform: connections are refused until [`Self::start_again`].
+    pub fn stop(&mut self) -> u16 {
+        let running = self.running.take().expect("sandbox running");
+        let port = running.local_addr().port();
+        self.runtime
+            .block_on(running.shutdown())
+            .expect("sandbox stops");
+        port
+    }
+
+    /// Starts the platform again on `port` with the same data.
+    pub fn start_again(&mut self, port: u16) {
+        let restarted = self
+            .runtime
+            .block_on(Sandbox::start(
+                SandboxConfig::new(self.dir.path().join("sandbox")).with_port(port),
+            ))
+            .expect("sandbox starts again on its port");
+        self.running = Some(restarted);
+    }
+
     pub fn running(&self) -> &RunningSandbox {
         self.running.as_ref().expect("sandbox running")
     }
