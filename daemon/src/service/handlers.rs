@@ -363,10 +363,11 @@ async fn confirm_activation(
     let password = Password::new(p.new_password.expose().to_owned()).map_err(|e| {
         RpcError::new(ErrorCode::WeakPassword, e.to_string()).with_field("new_password")
     })?;
+    let signer = core.session.card_signer().await.map_err(session_error)?;
     let result = core
         .platform
         .current()
-        .confirm_activation(code, &matricule, email_code, password)
+        .confirm_activation(signer, code, &matricule, email_code, password)
         .await
         .map_err(platform_error);
     let professional = result

@@ -162,12 +162,42 @@ impl ExternalSandbox {
         .expect("TLS versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
+        let base = self.running().base_url().to_owned();
         self.runtime.block_on(async {
+            // Like a browser: follow a redirect with the cookie it sets.
             let client = reqwest::Client::builder()
                 .tls_backend_preconfigured(tls)
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client");
-            let response = client.get(url).send().await.expect("GET");
+            let mut response = client.get(url).send().await.expect("GET");
+            if response.status().is_redirection() {
+                let cookies: Vec<String> = response
+                    .headers()
+                    .get_all("set-cookie")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .filter_map(|v| v.split(';').next())
+                    .map(str::to_owned)
+                    .collect();
+                let location = response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .expect("a redirect has a Location")
+                    .to_owned();
+                let next = if location.starts_with('/') {
+                    format!("{base}{location}")
+                } else {
+                    location
+                };
+                response = client
+                    .get(next)
+                    .header("cookie", cookies.join("; "))
+                    .send()
+                    .await
+                    .expect("GET after the redirect");
+            }
             let status = response.status().as_u16();
             (status, response.text().await.expect("body"))
         })
