@@ -85,7 +85,7 @@ impl PlatformError {
             }
             PlatformError::AccessDenied { .. } => {
                 "without a relationship to the patient (médecin référent, cercle de confiance), \
-                 ask the patient for their code de présence: dspctl access --patient <matricule>"
+                 ask the patient for their code de présence: dspctl access <matricule>"
             }
             PlatformError::GrantExpired { .. } => {
                 "the consultation is over; ask the patient for a new code de présence"
@@ -95,7 +95,7 @@ impl PlatformError {
                  takes a document out of Privé, and nobody puts one into Visite d'annonce later"
             }
             PlatformError::UnknownDocument { .. } => {
-                "take the uniqueId from `dspctl list --patient <matricule>`"
+                "take the uniqueId from `dspctl list <matricule>`"
             }
             PlatformError::Assertion { .. } => "unlock again: dspctl unlock",
             PlatformError::PasswordSessionLimited { .. } => {

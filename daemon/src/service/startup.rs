@@ -87,8 +87,8 @@ impl Banner {
             "  dspctl push report.pdf --patient 1945093006704 --title 'Lettre' --mode normal \
              --patient-informed\n",
         );
-        out.push_str("  dspctl list --patient 1945093006704\n");
-        out.push_str("  dspctl open --patient 1945093006704\n");
+        out.push_str("  dspctl list 1945093006704\n");
+        out.push_str("  dspctl open 1945093006704\n");
         out.push_str("Stop with Ctrl-C (queued documents are kept and sent at the next start).\n");
         out
     }
