@@ -135,6 +135,7 @@ if [ "$long" = 1 ]; then
   rm -rf target/bench-results
   mkdir -p target/bench-results
   cargo bench --locked -p ihe --bench mtom_memory
+  cargo bench --locked -p dspconnectd --bench daemon_overhead
   collect_benchmarks
 
   phase "long: fuzzing (${DSP_FUZZ_SECONDS:-60}s per target)"

@@ -1,6 +1,6 @@
 //! dspconnectd internals: configuration, the card and the session, the
-//! durable outbox, the IPC server and the audit log (the platform client
-//! comes with issue 4's other parts).
+//! durable outbox, the platform client, the IPC server, the audit log, and
+//! the service that runs them together.
 
 #![forbid(unsafe_code)]
 
@@ -11,7 +11,9 @@ pub mod drop_folder;
 pub mod dspctl;
 pub mod ipc_server;
 pub mod outbox;
+pub mod platform;
 pub mod private_fs;
+pub mod service;
 pub mod session;
 pub mod tray;
 

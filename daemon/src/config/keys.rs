@@ -115,6 +115,12 @@ pub const KEYS: &[KeyDoc] = &[
         "How assertions are used on later calls. Only `\"bearer\"` is accepted: one card signature per assertion; a holder-of-key platform would need the card to sign every call.",
     ),
     key(
+        "platform.ehealth_id_authority",
+        "—",
+        S,
+        "Assigning authority (OID) of eHealth ids in `authorPerson`; required for a production profile (sandbox: `1.3.182.4.4.99.2`).",
+    ),
+    key(
         "platform.patient_informed_slot",
         "—",
         S,

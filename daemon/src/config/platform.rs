@@ -43,6 +43,12 @@ pub struct PlatformProfile {
     pub unique_id_root: Option<String>,
     #[serde(default)]
     pub assertion_kind: AssertionKind,
+    /// The assigning authority (OID) of professionals' eHealth ids, in
+    /// `authorPerson` (`<id>^…^&<authority>&ISO`). Required for a
+    /// production profile (the real value is not public); a sandbox profile
+    /// without it uses the sandbox's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ehealth_id_authority: Option<String>,
     /// The DocumentEntry slot carrying the statement that the patient was
     /// informed and agrees.
     pub patient_informed_slot: String,
@@ -135,6 +141,9 @@ impl DocumentDefaults {
 /// The slot name the sandbox uses for the patient-informed statement.
 pub const SANDBOX_PATIENT_INFORMED_SLOT: &str = PatientInformedStatement::SLOT_NAME;
 
+/// The sandbox's assigning authority of eHealth ids.
+pub const SANDBOX_EHEALTH_ID_AUTHORITY: &str = "1.3.182.4.4.99.2";
+
 /// The sandbox's repository uniqueId.
 pub const SANDBOX_REPOSITORY_UNIQUE_ID: &str = "1.3.182.4.4.99.1";
 
@@ -158,11 +167,19 @@ impl PlatformProfile {
             home_community_id: None,
             unique_id_root: None,
             assertion_kind: AssertionKind::Bearer,
+            ehealth_id_authority: Some(SANDBOX_EHEALTH_ID_AUTHORITY.to_owned()),
             patient_informed_slot: SANDBOX_PATIENT_INFORMED_SLOT.to_owned(),
             confidentiality_codes: ConfidentialityCodeTable::sandbox(),
             defaults: DocumentDefaults::sandbox(),
             accepts_test_cards: true,
         }
+    }
+
+    /// The assigning authority of eHealth ids to write in `authorPerson`.
+    pub fn ehealth_id_authority(&self) -> &str {
+        self.ehealth_id_authority
+            .as_deref()
+            .unwrap_or(SANDBOX_EHEALTH_ID_AUTHORITY)
     }
 
     /// The endpoint URLs with their keys, for validation and diagnostics.

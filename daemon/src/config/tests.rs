@@ -41,6 +41,7 @@ repository_unique_id = "1.3.182.4.4.1"
 home_community_id = "urn:oid:1.3.182.4.4"
 unique_id_root = "1.3.182.4.4.77"
 assertion_kind = "bearer"
+ehealth_id_authority = "1.3.182.4.4.3"
 patient_informed_slot = "urn:lu:esante:patientInformed"
 accepts_test_cards = false
 

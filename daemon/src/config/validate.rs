@@ -79,6 +79,18 @@ fn check_platform(platform: &PlatformProfile, p: &mut Vec<Problem>) {
             ));
         }
     }
+    match &platform.ehealth_id_authority {
+        Some(authority) if !is_oid(authority) => p.push(Problem::new(
+            key("ehealth_id_authority"),
+            "must be an OID (the assigning authority of eHealth ids)",
+        )),
+        None if platform.kind == PlatformKind::Production => p.push(Problem::new(
+            key("ehealth_id_authority"),
+            "is required for a production profile: the OID under which the platform's \
+             eHealth ids are issued (ask the Agence eSanté)",
+        )),
+        _ => {}
+    }
     if platform.patient_informed_slot.is_empty()
         || platform
             .patient_informed_slot

@@ -270,6 +270,10 @@ pub enum Command {
 
     /// Print card, session and job events as they happen, until Ctrl-C
     Watch,
+
+    /// Check each layer (configuration, socket, daemon, card, session,
+    /// platform, TLS, clock) and say what to fix; works without a daemon
+    Doctor,
 }
 
 /// Document metadata for `push` and `replace`.

@@ -400,6 +400,7 @@ pub(super) fn execute(
             answer(raw, human)
         }
         Command::Watch => watch(client, cli.json),
+        Command::Doctor => Err(Failure::usage("doctor runs without a daemon connection")),
     }
 }
 

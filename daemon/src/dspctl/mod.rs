@@ -9,6 +9,7 @@
 
 pub mod cli;
 mod commands;
+pub mod doctor;
 mod render;
 mod secrets;
 
@@ -91,6 +92,9 @@ enum Outcome {
 
 fn run(cli: &Cli) -> Result<Outcome, Failure> {
     commands::check_locally(&cli.command)?;
+    if let Command::Doctor = cli.command {
+        return Ok(run_doctor(cli));
+    }
     let endpoint = endpoint(cli)?;
     let mut client = Client::connect(&endpoint, Duration::from_secs(cli.timeout))?;
     let status = commands::status(&mut client)?;
@@ -113,6 +117,31 @@ fn run(cli: &Cli) -> Result<Outcome, Failure> {
     } else {
         Outcome::Succeeded
     })
+}
+
+fn run_doctor(cli: &Cli) -> Outcome {
+    let endpoint = endpoint(cli).map_err(|f| match f {
+        Failure::Usage(m) => m,
+        Failure::Daemon(e) => e.message,
+        Failure::Local { message, .. } => message,
+    });
+    let findings = doctor::diagnose(endpoint, Duration::from_secs(cli.timeout));
+    if cli.json {
+        match serde_json::to_string_pretty(&findings) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("error: cannot print JSON: {e}"),
+        }
+    } else {
+        print!("{}", doctor::render(&findings));
+    }
+    if findings
+        .iter()
+        .any(|f| f.verdict == doctor::Verdict::Failed)
+    {
+        Outcome::ReportedFailure
+    } else {
+        Outcome::Succeeded
+    }
 }
 
 fn endpoint(cli: &Cli) -> Result<Endpoint, Failure> {

@@ -370,6 +370,11 @@ impl Outbox {
         self.record_by_uuid(Self::parse_id(job_id)?)
     }
 
+    /// Where a job's spooled content is (what the uploader streams).
+    pub fn content_path(&self, job_id: &str) -> Result<PathBuf, OutboxError> {
+        Ok(self.inner.spool.content_path(Self::parse_id(job_id)?))
+    }
+
     /// A job (`job.status`).
     pub fn job(&self, job_id: &str) -> Result<Job, OutboxError> {
         self.record(job_id).map(|r| r.to_job())

@@ -75,13 +75,16 @@ impl Outbox {
         SchedulerHandle { stop, task }
     }
 
-    /// Marks Queued jobs whose owner is not the usable session as waiting
-    /// for their professional.
+    /// Marks Queued and retry-waiting jobs whose owner is not the usable
+    /// session as waiting for their professional (they cannot go before).
     fn mark_waiting(&self, session: Option<&Owner>) {
         let waiting: Vec<Uuid> = lock(&self.inner.state)
             .jobs
             .values()
-            .filter(|r| r.state == JobState::Queued && Some(&r.owner) != session)
+            .filter(|r| {
+                matches!(r.state, JobState::Queued | JobState::RetryWaiting)
+                    && Some(&r.owner) != session
+            })
             .map(|r| r.job_id)
             .collect();
         for id in waiting {

@@ -85,6 +85,9 @@ enum Request {
         password: Password,
         reply: InfoReply,
     },
+    CardSigner {
+        reply: oneshot::Sender<Result<CardSigner, SessionError>>,
+    },
 }
 
 /// The card and the session, as last published.
@@ -204,6 +207,19 @@ impl SessionHandle {
             reply,
         })
         .await
+    }
+
+    /// One signature by the card in the reader, whose PIN must be verified
+    /// (the PIN is asked once per insertion): for requests signed by the
+    /// card outside the session, such as account activation.
+    pub async fn card_signer(&self) -> Result<CardSigner, SessionError> {
+        self.touch();
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::CardSigner { reply })
+            .await
+            .map_err(|_| SessionError::Stopped)?;
+        answer.await.map_err(|_| SessionError::Stopped)?
     }
 
     /// The card and the session now.
@@ -408,6 +424,16 @@ impl<A: Authenticator> Driver<A> {
                     Secrets::default(),
                     Some(Waiter::Lock(reply)),
                 );
+            }
+            Request::CardSigner { reply } => {
+                let answer = match self.machine.verified_card() {
+                    Some(identity) => Ok(CardSigner::new(self.card.clone(), identity)),
+                    None if self.machine.card_status().card_present => {
+                        Err(SessionError::PinNotVerified)
+                    }
+                    None => Err(SessionError::NoCard),
+                };
+                let _ = reply.send(answer);
             }
             Request::PasswordLogin {
                 matricule,

@@ -17,6 +17,8 @@ pub enum SessionError {
     Card(#[from] CardError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error("the card's PIN is not verified; unlock first (`dspctl unlock`), then try again")]
+    PinNotVerified,
     #[error("PIN entry on the reader's pinpad is in progress; finish it on the reader")]
     PinpadPending,
     #[error("the session was locked ({reason:?}) before the request finished; unlock again")]
@@ -40,6 +42,7 @@ impl SessionError {
             SessionError::Card(e) => e.code(),
             SessionError::Auth(e) => e.code(),
             SessionError::PinpadPending => ErrorCode::PinpadPending,
+            SessionError::PinNotVerified => ErrorCode::SessionLocked,
             SessionError::Locked { .. } => ErrorCode::SessionLocked,
             SessionError::Busy | SessionError::CardSessionOpen => ErrorCode::InvalidArgument,
             SessionError::Stopped => ErrorCode::Internal,

@@ -322,6 +322,15 @@ impl Machine {
         self.card.as_ref().is_some_and(|c| c.reader == reader)
     }
 
+    /// The card in the reader, when its PIN is verified: it can sign for
+    /// something other than the session (account activation).
+    pub fn verified_card(&self) -> Option<Arc<CardIdentity>> {
+        self.card
+            .as_ref()
+            .filter(|c| c.verified)
+            .map(|c| c.identity.clone())
+    }
+
     fn card_verified(&self) -> bool {
         self.card.as_ref().is_some_and(|c| c.verified)
     }

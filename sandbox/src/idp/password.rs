@@ -79,10 +79,13 @@ pub(super) fn login(
             return Err(wrong());
         }
     };
-    if professional.ehealth_id.as_str() != authn.ps_ehealth_id {
+    // A client that knows only the matricule (a professional at the login
+    // screen types matricule and password) names it as psEHealthID too.
+    let named_by_matricule = authn.ps_ehealth_id == token.username.as_str();
+    if professional.ehealth_id.as_str() != authn.ps_ehealth_id && !named_by_matricule {
         return Err(wrong());
     }
-    let professional = active_professional(ctx, &authn.ps_ehealth_id)?;
+    let professional = active_professional(ctx, professional.ehealth_id.as_str())?;
     tracing::info!(ehealth_id = %professional.ehealth_id, "password login");
     let response = assertion::signed_response(
         ctx,

@@ -1,0 +1,386 @@
+//! What the daemon costs on top of the bare operations it wraps, each
+//! measured against its baseline in the same run (issue 4's goals):
+//!
+//! - IPC `status` round trip against a bare local-socket echo of the same
+//!   sizes (goal ≤ 2×);
+//! - 1,000 pushes of 20 KB through the daemon (IPC, spool, scheduler)
+//!   against the platform client posting the same ITI-41 submissions to
+//!   the same sandbox directly (goal ≤ 1.3×);
+//! - the daemon's resident set while a 200 MB document is pushed and
+//!   uploaded (goal: grows ≤ 32 MB);
+//! - idle resident set and CPU over 60 s (`DSP_BENCH_IDLE_SECONDS`);
+//! - card signatures for the 1,000 pushes (goal 1).
+//!
+//! `cargo bench -p dspconnectd --bench daemon_overhead` writes
+//! `target/bench-results/daemon.md`; `scripts/test.sh --long` gathers it
+//! into docs/benchmarks.md. Without `--bench` (as `cargo test --benches`
+//! runs it) it runs a small smoke version and writes nothing.
+
+#[path = "../tests/daemon_support/mod.rs"]
+mod daemon_support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use daemon_support::*;
+use dspconnect::ipc::protocol::*;
+use dspconnect::model::ConfidentialityMode;
+use dspconnectd::card::software::{SoftwareCard, software_reader};
+use dspconnectd::card::{CardEvent, CardSigner, Pin, spawn_card_thread};
+use dspconnectd::outbox::{
+    ContentSource, EnqueueRequest, Outbox, OutboxPolicy, ResolveContext, UploadOutcome,
+};
+use dspconnectd::platform::PlatformClient;
+use dspconnectd::session::Authenticator as _;
+
+const MARIE: &str = "1945093006704";
+
+struct Sizes {
+    rtt_calls: usize,
+    pushes: usize,
+    push_bytes: usize,
+    big_bytes: usize,
+    idle_seconds: u64,
+}
+
+fn main() -> ExitCode {
+    let full = std::env::args().any(|a| a == "--bench");
+    let sizes = if full {
+        Sizes {
+            rtt_calls: 5_000,
+            pushes: 1_000,
+            push_bytes: 20 * 1024,
+            big_bytes: 200 * 1024 * 1024,
+            idle_seconds: std::env::var("DSP_BENCH_IDLE_SECONDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(60),
+        }
+    } else {
+        Sizes {
+            rtt_calls: 50,
+            pushes: 5,
+            push_bytes: 20 * 1024,
+            big_bytes: 2 * 1024 * 1024,
+            idle_seconds: 1,
+        }
+    };
+    let report = run(&sizes);
+    if full {
+        let dir = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+            .join("bench-results");
+        if let Err(e) = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join("daemon.md"), &report))
+        {
+            eprintln!("daemon_overhead: cannot write the report: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    print!("{report}");
+    ExitCode::SUCCESS
+}
+
+fn run(sizes: &Sizes) -> String {
+    let sandbox = ExternalSandbox::start();
+    let home = DaemonHome::new();
+    let (card, pin) = sandbox.export_card("SBX1001", sandbox.dir.path());
+    home.write_config(sandbox.profile(), |_| {});
+    let daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
+    let pid = daemon.child.id();
+    let mut client = daemon.client();
+
+    // Idle first, before any session exists.
+    let idle = idle_cost(pid, sizes.idle_seconds);
+
+    // IPC round trip against a bare echo of the same sizes.
+    let (request_len, response_len) = status_sizes(&mut client);
+    let daemon_rtt = time_per_call(sizes.rtt_calls, || {
+        client.call::<StatusMethod>(&Empty {}).expect("status");
+    });
+    let echo_rtt = bare_echo_rtt(sizes.rtt_calls, request_len, response_len);
+
+    // 1,000 pushes through the daemon.
+    unlock(&mut client, &pin);
+    let signatures_before = card_authentications(&daemon);
+    let started = Instant::now();
+    let mut jobs = Vec::with_capacity(sizes.pushes);
+    for i in 0..sizes.pushes {
+        jobs.push(
+            client
+                .call::<Push>(&PushParams {
+                    source: DocumentSource::Base64(base64_of(&pdf(sizes.push_bytes, i as u8))),
+                    metadata: metadata(MARIE, &format!("Bench {i}"), ConfidentialityMode::Normal),
+                })
+                .expect("push")
+                .job_id,
+        );
+    }
+    for job in &jobs {
+        let done = wait_job(&mut client, job, Duration::from_secs(600));
+        assert_eq!(done.state, JobState::Done, "{done:?}");
+    }
+    let daemon_pushes = started.elapsed();
+    let signatures = card_authentications(&daemon) - signatures_before;
+
+    // The same submissions by the platform client alone.
+    let bare_pushes = bare_submissions(&sandbox, &card, &pin, sizes);
+
+    // A big document: the daemon's resident set meanwhile.
+    let big = home.path("home").join("big.pdf");
+    std::fs::write(&big, pdf(sizes.big_bytes, 9)).expect("big document");
+    let rss_before = rss_kib(pid);
+    let sampler = RssSampler::start(pid);
+    let accepted = client
+        .call::<Push>(&PushParams {
+            source: DocumentSource::Path(big.display().to_string()),
+            metadata: metadata(MARIE, "Bench big", ConfidentialityMode::Normal),
+        })
+        .expect("big push");
+    let done = wait_job(&mut client, &accepted.job_id, Duration::from_secs(900));
+    assert_eq!(done.state, JobState::Done, "{done:?}");
+    let rss_peak = sampler.stop();
+
+    let rtt_ratio = daemon_rtt.as_secs_f64() / echo_rtt.as_secs_f64();
+    let push_ratio = daemon_pushes.as_secs_f64() / bare_pushes.as_secs_f64();
+    let growth_mib = rss_peak.saturating_sub(rss_before) as f64 / 1024.0;
+    format!(
+        "## dspconnectd overhead (`cargo bench -p dspconnectd --bench daemon_overhead`)\n\n\
+         | measure | daemon | baseline | ratio | goal |\n\
+         |---|---|---|---|---|\n\
+         | IPC `status` round trip ({request_len} B → {response_len} B) | {:.1} µs | {:.1} µs bare local-socket echo | {rtt_ratio:.2}× | ≤ 2× |\n\
+         | {} pushes of {} KB, until all registered | {:.2} s | {:.2} s platform client alone | {push_ratio:.2}× | ≤ 1.3× |\n\
+         | resident set while pushing {} MB | +{growth_mib:.1} MiB (from {:.1} MiB to {:.1} MiB) | — | — | ≤ +32 MiB |\n\
+         | idle over {} s | {:.1} MiB resident, {:.2} % of one core | — | — | — |\n\
+         | card signatures for the {} pushes | {signatures} | — | — | 1 |\n\n",
+        daemon_rtt.as_secs_f64() * 1e6,
+        echo_rtt.as_secs_f64() * 1e6,
+        sizes.pushes,
+        sizes.push_bytes / 1024,
+        daemon_pushes.as_secs_f64(),
+        bare_pushes.as_secs_f64(),
+        sizes.big_bytes / (1024 * 1024),
+        rss_before as f64 / 1024.0,
+        rss_peak as f64 / 1024.0,
+        sizes.idle_seconds,
+        idle.0 as f64 / 1024.0,
+        idle.1,
+        sizes.pushes,
+    )
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn time_per_call(n: usize, mut f: impl FnMut()) -> Duration {
+    for _ in 0..n.min(100) {
+        f();
+    }
+    let started = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    started.elapsed() / n as u32
+}
+
+/// The byte sizes of a `status` request line and its answer line.
+fn status_sizes(client: &mut dspconnect::ipc::client::Client) -> (usize, usize) {
+    let status = client.call::<StatusMethod>(&Empty {}).expect("status");
+    let request = r#"{"jsonrpc":"2.0","id":1,"method":"status","params":{}}"#.len() + 1;
+    let response = serde_json::to_string(&serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "result": status
+    }))
+    .expect("json")
+    .len()
+        + 1;
+    (request, response)
+}
+
+/// A thread that answers each line with a line of `response_len` bytes.
+fn bare_echo_rtt(n: usize, request_len: usize, response_len: usize) -> Duration {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("echo.sock");
+    let listener = UnixListener::bind(&path).expect("bind");
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        let mut answer = vec![b'x'; response_len - 1];
+        answer.push(b'\n');
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if writer.write_all(&answer).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let stream = UnixStream::connect(&path).expect("connect");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    let mut request = vec![b'y'; request_len - 1];
+    request.push(b'\n');
+    let mut line = String::new();
+    let rtt = time_per_call(n, || {
+        writer.write_all(&request).expect("write");
+        line.clear();
+        reader.read_line(&mut line).expect("read");
+    });
+    drop(writer);
+    drop(reader);
+    let _ = server.join();
+    rtt
+}
+
+/// The same number of ITI-41 submissions of the same sizes, by the
+/// platform client alone: one card authentication, then one submission
+/// after the other (the jobs are prepared beforehand, not timed).
+fn bare_submissions(
+    sandbox: &ExternalSandbox,
+    card_dir: &Path,
+    pin: &str,
+    sizes: &Sizes,
+) -> Duration {
+    let profile = sandbox.profile();
+    sandbox.runtime.block_on(async {
+        let client = PlatformClient::new(&profile).expect("platform client");
+        let card = SoftwareCard::load(card_dir).expect("card");
+        let (reader, control) = software_reader(false);
+        control.insert(&card);
+        let (handle, mut events) = spawn_card_thread(Box::new(reader)).expect("card thread");
+        let identity = loop {
+            match events.recv().await.expect("card event") {
+                CardEvent::CardInserted { identity, .. } => break identity,
+                _ => continue,
+            }
+        };
+        handle
+            .verify_pin(identity.fingerprint, Pin::new(pin.to_owned()).expect("PIN"))
+            .await
+            .expect("PIN verified");
+        let assertion = client
+            .authenticate_with_card(CardSigner::new(handle.clone(), identity.clone()))
+            .await
+            .expect("authenticated");
+        let spool = tempfile::tempdir().expect("spool");
+        let outbox = Outbox::open(
+            &spool.path().join("spool"),
+            OutboxPolicy::from_config(&Default::default()),
+            None,
+        )
+        .expect("outbox");
+        let owner = dspconnectd::outbox::Owner::new(
+            &identity.ehealth_id,
+            &identity.fingerprint.to_string(),
+        )
+        .expect("owner");
+        let mut records = Vec::new();
+        for i in 0..sizes.pushes {
+            let job = outbox
+                .enqueue(EnqueueRequest {
+                    source: ContentSource::Bytes(pdf(sizes.push_bytes, i as u8)),
+                    metadata: metadata(MARIE, &format!("Bare {i}"), ConfidentialityMode::Normal),
+                    replaces: None,
+                    owner: owner.clone(),
+                    access: None,
+                    context: ResolveContext::from_profile(&profile),
+                })
+                .await
+                .expect("enqueue");
+            let record = outbox.record(&job.job_id).expect("record");
+            let content = outbox.content_path(&job.job_id).expect("content path");
+            records.push((record, content));
+        }
+        let started = Instant::now();
+        for (record, content) in &records {
+            let outcome = client.submit(&assertion, record, content).await;
+            assert_eq!(outcome, UploadOutcome::Registered);
+        }
+        started.elapsed()
+    })
+}
+
+/// How many times the daemon authenticated with the card (one card
+/// signature each), from its log.
+fn card_authentications(daemon: &Daemon) -> usize {
+    daemon
+        .logs()
+        .matches("authenticating with the card")
+        .count()
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+/// User + system CPU ticks of `pid`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ')'.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields.get(11).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let stime: u64 = fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    utime + stime
+}
+
+/// Resident set (KiB) at the end and CPU share (% of one core) over `seconds` idle.
+fn idle_cost(pid: u32, seconds: u64) -> (u64, f64) {
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(seconds));
+    let used = cpu_ticks(pid) - before;
+    (
+        rss_kib(pid),
+        used as f64 / ticks_per_second / seconds as f64 * 100.0,
+    )
+}
+
+/// Samples a process's resident set every 20 ms; `stop` gives the peak.
+struct RssSampler {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> RssSampler {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        });
+        RssSampler { stop, thread }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
+}

@@ -1,0 +1,111 @@
+//! The platform client: HTTPS (reqwest over rustls, the profile's CA as the
+//! only trust anchor), SOAP 1.2 with WS-Addressing, the IdP's card and
+//! password logins, XDS.b (ITI-41/18/43/57), the DSP services and account
+//! activation (`docs/platform-protocol.md`).
+//!
+//! - [`transport`]: the HTTPS client and how failures are classified.
+//! - [`login`]: authentication (the session's [`Authenticator`]).
+//! - [`xds`]: submissions, queries, retrieval, mode changes.
+//! - [`services`]: presence code, portal ticket, anomaly, HPD, password,
+//!   activation, and the `doctor` probe.
+//!
+//! Assertions are bearer tokens (the profile says so): each call carries
+//! the session's assertion unchanged in its `wsse:Security` header.
+
+mod error;
+mod login;
+mod services;
+mod transport;
+mod xds;
+
+use std::sync::Arc;
+
+use ihe::soap::{Addressing, Envelope};
+use ihe::wssec::{Timestamp, bearer_security_header};
+use ihe::xml::Element;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use error::PlatformError;
+pub use services::{PlatformProbe, PortalTicket};
+pub use xds::RetrievedInfo;
+
+use crate::config::PlatformProfile;
+use crate::session::Assertion;
+use transport::Transport;
+
+/// The software that talks to the platform (SAML `Issuer`, XDS `sourceId`
+/// root is the profile's).
+pub const SOFTWARE_ID: &str = "urn:dspconnect:dspconnectd";
+
+/// Lifetime of the `wsu:Timestamp` of each request.
+const TIMESTAMP_LIFETIME: time::Duration = time::Duration::minutes(5);
+
+/// A client of one platform profile. Cheap to clone.
+#[derive(Clone)]
+pub struct PlatformClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    profile: PlatformProfile,
+    transport: Transport,
+    /// The IdP's signing certificate (DER), when the profile names it.
+    idp_certificate: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for PlatformClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformClient")
+            .field("profile", &self.inner.profile.name)
+            .finish()
+    }
+}
+
+impl PlatformClient {
+    /// A client for `profile`: its CA file is loaded and pinned; its IdP
+    /// certificate, when given, checks every assertion.
+    pub fn new(profile: &PlatformProfile) -> Result<PlatformClient, PlatformError> {
+        let transport = Transport::new(profile)?;
+        let idp_certificate = match &profile.idp_certificate_file {
+            Some(path) => Some(transport::read_pem_certificate(path)?),
+            None => None,
+        };
+        Ok(PlatformClient {
+            inner: Arc::new(Inner {
+                profile: profile.clone(),
+                transport,
+                idp_certificate,
+            }),
+        })
+    }
+
+    pub fn profile(&self) -> &PlatformProfile {
+        &self.inner.profile
+    }
+
+    fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    /// `payload` in an envelope with WS-Addressing headers and the
+    /// assertion (bearer) in the Security header.
+    fn bearer_envelope(
+        &self,
+        payload: Element,
+        action: &str,
+        to: &str,
+        assertion: &Assertion,
+    ) -> Vec<u8> {
+        let now = OffsetDateTime::now_utc();
+        let timestamp_id = format!("TS-{}", Uuid::new_v4().simple());
+        Envelope::new(payload)
+            .with_headers(Addressing::request(action, Uuid::new_v4(), to).to_headers())
+            .with_header(bearer_security_header(
+                &Timestamp::new(now, TIMESTAMP_LIFETIME),
+                &timestamp_id,
+                assertion.element().clone(),
+            ))
+            .to_bytes()
+    }
+}
