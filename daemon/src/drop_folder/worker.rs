@@ -1213,7 +1213,11 @@ fn scan_dir(dir: &Path, reserved: &[&str], root: bool, folder: &Folder, out: &mu
     }
     for doc in documents.into_keys() {
         let side = with_suffix(&doc, SIDECAR_SUFFIX);
-        let sidecar = sidecars.remove(&side).then_some(side);
+        // A listing taken while files are added may miss some: the
+        // sidecar is looked for by name too.
+        let sidecar = (sidecars.remove(&side)
+            || fs::symlink_metadata(&side).is_ok_and(|m| m.is_file()))
+        .then_some(side);
         if sidecar::mime_for(&doc).is_none() {
             let ext = doc
                 .extension()
