@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod card;
 pub mod config;
+pub mod drop_folder;
 pub mod dspctl;
 pub mod ipc_server;
 pub mod outbox;
@@ -14,6 +15,7 @@ pub mod platform;
 pub mod private_fs;
 pub mod service;
 pub mod session;
+pub mod tray;
 
 #[cfg(test)]
 mod test_support;

@@ -235,6 +235,36 @@ pub const KEYS: &[KeyDoc] = &[
         "Days (0–3650) copies in `sent/` are kept.",
     ),
     key(
+        "drop_folder.watch",
+        "\"events\"",
+        L,
+        "`\"events\"` (file-system notifications, plus a rescan every `poll_seconds`) or `\"poll\"` (polling only, for network shares).",
+    ),
+    key(
+        "drop_folder.settle_ms",
+        "2000",
+        L,
+        "A file unchanged (size and modification time) for this long (100–600000 ms) is complete even without a close-after-write event.",
+    ),
+    key(
+        "drop_folder.orphan_wait_seconds",
+        "120",
+        L,
+        "A document without its sidecar, or a sidecar without its document, fails after this long (1–86400 s).",
+    ),
+    key(
+        "drop_folder.duplicate_window_days",
+        "365",
+        L,
+        "The same content for the same patient is not sent again within this many days (0–3650); kept in the journal independently of `keep_sent_days`.",
+    ),
+    key(
+        "drop_folder.allow_writable_by_others",
+        "false",
+        L,
+        "Accept a drop folder other users can write to (network shares with fixed 0777 modes); a warning is logged.",
+    ),
+    key(
         "session.idle_timeout_minutes",
         "60",
         L,
@@ -317,6 +347,24 @@ pub const KEYS: &[KeyDoc] = &[
         "10",
         R,
         "Audit files kept, the current one included.",
+    ),
+    key(
+        "tray.enabled",
+        "true",
+        R,
+        "Show the system-tray item (StatusNotifierItem) and send desktop notifications.",
+    ),
+    key(
+        "tray.notify_successes",
+        "false",
+        L,
+        "Notify each registered upload too; failures, card removal and session expiry are always notified.",
+    ),
+    key(
+        "tray.visite_annonce_reminder_days",
+        "7",
+        L,
+        "Remind the professional of their documents still in Visite d'annonce after this many days (0–365; 0: never).",
     ),
 ];
 

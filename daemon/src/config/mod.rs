@@ -46,6 +46,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub tray: TrayConfig,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             outbox: OutboxConfig::default(),
             log: LogConfig::default(),
+            tray: TrayConfig::default(),
         }
     }
 }
@@ -87,8 +90,8 @@ impl Default for SandboxConfig {
     }
 }
 
-/// The drop folder (watched for `report.pdf` + `report.pdf.dsp.json`).
-/// Parsed and validated here; the drop folder itself is later work.
+/// The drop folder (watched for `report.pdf` + `report.pdf.dsp.json`);
+/// see `docs/drop-folder.md` and [`crate::drop_folder`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DropFolderConfig {
@@ -103,6 +106,30 @@ pub struct DropFolderConfig {
     pub patient_statement_default: bool,
     /// How long copies in `sent/` are kept.
     pub keep_sent_days: u32,
+    /// How changes are noticed: file-system events, or polling (network
+    /// shares send no events).
+    pub watch: DropWatch,
+    /// A file whose size and modification time have not changed for this
+    /// long is complete even without a close-after-write event.
+    pub settle_ms: u32,
+    /// A document without its sidecar (or the reverse) fails after this long.
+    pub orphan_wait_seconds: u32,
+    /// The same content for the same patient is not sent again within
+    /// this many days (kept in the journal, whatever `keep_sent_days` says).
+    pub duplicate_window_days: u32,
+    /// Accept a drop folder that other users can write to (network shares
+    /// often show fixed 0777 modes); logs a warning.
+    pub allow_writable_by_others: bool,
+}
+
+/// How the drop folder notices new files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropWatch {
+    /// File-system events (inotify), with a rescan every `poll_seconds`.
+    Events,
+    /// Polling every `poll_seconds` only (network shares).
+    Poll,
 }
 
 impl Default for DropFolderConfig {
@@ -112,6 +139,34 @@ impl Default for DropFolderConfig {
             poll_seconds: 2,
             patient_statement_default: false,
             keep_sent_days: 30,
+            watch: DropWatch::Events,
+            settle_ms: 2000,
+            orphan_wait_seconds: 120,
+            duplicate_window_days: 365,
+            allow_writable_by_others: false,
+        }
+    }
+}
+
+/// The system-tray item and desktop notifications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrayConfig {
+    /// Show the tray item and send desktop notifications.
+    pub enabled: bool,
+    /// Notify each registered upload too (failures are always notified).
+    pub notify_successes: bool,
+    /// Remind the professional of their documents still in Visite
+    /// d'annonce after this many days (0: never).
+    pub visite_annonce_reminder_days: u32,
+}
+
+impl Default for TrayConfig {
+    fn default() -> Self {
+        TrayConfig {
+            enabled: true,
+            notify_successes: false,
+            visite_annonce_reminder_days: 7,
         }
     }
 }

@@ -157,6 +157,28 @@ fn check_drop_folder(config: &Config, p: &mut Vec<Problem>) {
         3650,
         p,
     );
+    check_range("drop_folder.settle_ms", d.settle_ms.into(), 100, 600_000, p);
+    check_range(
+        "tray.visite_annonce_reminder_days",
+        config.tray.visite_annonce_reminder_days.into(),
+        0,
+        365,
+        p,
+    );
+    check_range(
+        "drop_folder.orphan_wait_seconds",
+        d.orphan_wait_seconds.into(),
+        1,
+        86_400,
+        p,
+    );
+    check_range(
+        "drop_folder.duplicate_window_days",
+        d.duplicate_window_days.into(),
+        0,
+        3650,
+        p,
+    );
 }
 
 fn check_session(config: &Config, p: &mut Vec<Problem>) {

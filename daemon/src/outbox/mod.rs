@@ -46,7 +46,9 @@ use crate::config::OutboxConfig;
 
 pub use error::OutboxError;
 pub use metadata::{ACCEPTED_MIME_TYPES, DocumentMetadata, ResolveContext, sniff};
-pub use record::{AccessBasis, ContentInfo, EntryUuids, JobRecord, Owner, new_unique_id};
+pub use record::{
+    AccessBasis, ContentInfo, EntryUuids, JobRecord, Owner, StatementSource, new_unique_id,
+};
 pub use scheduler::SchedulerHandle;
 pub use uploader::{
     PlatformFault, ReadBackOutcome, RegisteredEntry, TransportFailure, UploadFailure,
@@ -121,6 +123,14 @@ pub struct EnqueueRequest {
     pub access: Option<AccessBasis>,
     /// The platform profile's codes and defaults at the time of the push.
     pub context: ResolveContext,
+}
+
+/// Where a job comes from, beyond the request itself (kept in its record).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobOrigin {
+    pub statement_source: StatementSource,
+    /// The drop folder's claim id (see [`Outbox::find_by_drop_claim`]).
+    pub drop_claim: Option<String>,
 }
 
 /// The outbox. Cheap to clone; all clones share one spool.
@@ -246,6 +256,16 @@ impl Outbox {
     /// Spools a document durably and returns its job (state Queued). The
     /// metadata is checked before any content is copied.
     pub async fn enqueue(&self, request: EnqueueRequest) -> Result<Job, OutboxError> {
+        self.enqueue_from(request, JobOrigin::default()).await
+    }
+
+    /// [`Outbox::enqueue`], recording where the job comes from (the drop
+    /// folder: the statement's source and its claim id).
+    pub async fn enqueue_from(
+        &self,
+        request: EnqueueRequest,
+        origin: JobOrigin,
+    ) -> Result<Job, OutboxError> {
         let now = OffsetDateTime::now_utc();
         let checked = metadata::check(&request.metadata, &request.context, now)?;
         if let Some(replaced) = &request.replaces
@@ -300,6 +320,8 @@ impl Outbox {
             created_at: now,
             updated_at: now,
             finished_at: None,
+            statement_source: origin.statement_source,
+            drop_claim: origin.drop_claim,
         };
         let inner = Arc::clone(&self.inner);
         let to_commit = record.clone();
@@ -356,6 +378,15 @@ impl Outbox {
     /// A job (`job.status`).
     pub fn job(&self, job_id: &str) -> Result<Job, OutboxError> {
         self.record(job_id).map(|r| r.to_job())
+    }
+
+    /// The job the drop folder handed over under `claim`, if the outbox has it.
+    pub fn find_by_drop_claim(&self, claim: &str) -> Option<JobRecord> {
+        lock(&self.inner.state)
+            .jobs
+            .values()
+            .find(|r| r.drop_claim.as_deref() == Some(claim))
+            .cloned()
     }
 
     /// Every job, in enqueue order (`job.list`).

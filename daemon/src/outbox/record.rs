@@ -84,6 +84,31 @@ pub struct EntryUuids {
     pub replacement: Option<Uuid>,
 }
 
+/// Where a job's patient-informed statement came from (each drop-folder
+/// receipt records it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatementSource {
+    /// The IPC push's `metadata.patient_statement` (every job before the
+    /// drop folder existed, hence the default).
+    #[default]
+    Ipc,
+    /// The dropped document's sidecar.
+    Sidecar,
+    /// The drop folder's configured default (`drop_folder.patient_statement_default`).
+    FolderDefault,
+}
+
+impl StatementSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatementSource::Ipc => "ipc",
+            StatementSource::Sidecar => "sidecar",
+            StatementSource::FolderDefault => "folder_default",
+        }
+    }
+}
+
 /// One outbox job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
@@ -122,6 +147,14 @@ pub struct JobRecord {
     /// When the job reached a final state.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
+    /// Where the patient-informed statement came from (absent in records
+    /// written before it was kept: those came over IPC).
+    #[serde(default)]
+    pub statement_source: StatementSource,
+    /// The drop folder's claim id, for a job handed over by the drop
+    /// folder (it finds its job again after a crash with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_claim: Option<String>,
 }
 
 impl JobRecord {
