@@ -573,3 +573,65 @@ fn with_no_configuration_the_daemon_runs_the_embedded_sandbox_and_says_so() {
     assert_eq!(job.state, JobState::Done, "{job:?}\n{}", daemon.logs());
     assert!(daemon.logs().contains("SANDBOX"), "the logs say SANDBOX");
 }
+
+#[test]
+fn a_report_written_to_the_drop_folder_reaches_the_dsp_once() {
+    let sandbox = ExternalSandbox::start();
+    let home = DaemonHome::new();
+    let (card, pin) = sandbox.export_card(REFERENT_GP, sandbox.dir.path());
+    let folder = home.path("home").join("DSP");
+    std::fs::create_dir_all(&folder).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let watched = folder.clone();
+    home.write_config(sandbox.profile(), move |c| {
+        c.drop_folder.path = Some(watched)
+    });
+    let daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
+    let mut client = daemon.client();
+    unlock(&mut client, &pin);
+
+    std::fs::write(
+        folder.join("sortie.pdf.dsp.json"),
+        serde_json::json!({
+            "patient": MARIE,
+            "title": "Lettre déposée",
+            "mode": "normal",
+            "patient_statement": {"informed_and_agrees": true}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(folder.join("sortie.pdf.tmp"), pdf(30_000, 5)).unwrap();
+    std::fs::rename(folder.join("sortie.pdf.tmp"), folder.join("sortie.pdf")).unwrap();
+
+    let receipt = folder.join("sent").join("sortie.pdf.receipt.json");
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !receipt.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no receipt; failed/: {:?}\n{}",
+            std::fs::read_dir(folder.join("failed"))
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+                .unwrap_or_default(),
+            daemon.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let listed = client
+        .call::<List>(&ListParams {
+            patient: MARIE.to_owned(),
+            ..ListParams::default()
+        })
+        .unwrap();
+    assert_eq!(
+        listed
+            .documents
+            .iter()
+            .filter(|d| d.title == "Lettre déposée")
+            .count(),
+        1
+    );
+}

@@ -52,6 +52,9 @@ struct Inner {
     transport: Transport,
     /// The IdP's signing certificate (DER), when the profile names it.
     idp_certificate: Option<Vec<u8>>,
+    /// The drop folder, named in statements that rest on its configured
+    /// default.
+    drop_folder: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for PlatformClient {
@@ -76,8 +79,27 @@ impl PlatformClient {
                 profile: profile.clone(),
                 transport,
                 idp_certificate,
+                drop_folder: None,
             }),
         })
+    }
+
+    /// The same client, naming `folder` in the statements of documents
+    /// that rest on the drop folder's configured default.
+    pub fn with_drop_folder(self, folder: Option<std::path::PathBuf>) -> PlatformClient {
+        PlatformClient {
+            inner: Arc::new(Inner {
+                profile: self.inner.profile.clone(),
+                transport: Transport::clone(&self.inner.transport),
+                idp_certificate: self.inner.idp_certificate.clone(),
+                drop_folder: folder,
+            }),
+        }
+    }
+
+    /// The drop folder named in folder-default statements.
+    pub fn drop_folder(&self) -> Option<&std::path::Path> {
+        self.inner.drop_folder.as_deref()
     }
 
     pub fn profile(&self) -> &PlatformProfile {

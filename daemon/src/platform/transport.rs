@@ -23,6 +23,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// The largest SOAP answer (non-MTOM) read into memory.
 const MAX_SOAP_ANSWER: usize = 16 * 1024 * 1024;
 
+#[derive(Clone)]
 pub(super) struct Transport {
     client: reqwest::Client,
 }

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use dspconnect::ipc::protocol::{DocumentSummary, ListParams, Professional};
 use dspconnect::model::{
-    ConfidentialityMode, EHealthId, PatientInformedStatement, StatementSource, UtcTimestamp,
+    ConfidentialityMode, DropFolderPath, EHealthId, PatientInformedStatement, StatementSource,
+    UtcTimestamp,
 };
 use futures_util::StreamExt as _;
 use ihe::mtom::{AttachmentSpec, MtomEvent, MtomLayout, MtomLimits, MtomParser, RootPart, Segment};
@@ -23,7 +24,8 @@ use uuid::Uuid;
 use super::transport::{CallFailure, error_chain, payload_of, read_body};
 use super::{PlatformClient, PlatformError};
 use crate::outbox::{
-    JobRecord, PlatformFault, ReadBackOutcome, RegisteredEntry, UploadFailure, UploadOutcome,
+    JobRecord, PlatformFault, ReadBackOutcome, RegisteredEntry,
+    StatementSource as JobStatementSource, UploadFailure, UploadOutcome,
 };
 use crate::session::{Assertion, Matricule};
 
@@ -169,12 +171,24 @@ impl PlatformClient {
     ) -> Result<ProvideAndRegisterRequest, String> {
         let m = &job.metadata;
         let author = &job.owner.ehealth_id;
+        let source = match job.statement_source {
+            JobStatementSource::Ipc => StatementSource::Api,
+            JobStatementSource::Sidecar => StatementSource::Sidecar,
+            JobStatementSource::FolderDefault => StatementSource::FolderDefault {
+                folder: self
+                    .inner
+                    .drop_folder
+                    .as_deref()
+                    .ok_or("the statement rests on a drop folder default, and no drop folder is configured")
+                    .and_then(|f| DropFolderPath::new(f).map_err(|_| "the drop folder's path cannot be written in a statement"))?,
+            },
+        };
         let statement = PatientInformedStatement::new(
             author
                 .parse::<EHealthId>()
                 .map_err(|e| format!("the job's professional '{author}': {e}"))?,
             UtcTimestamp::from(m.patient_informed_at),
-            StatementSource::Api,
+            source,
         )
         .to_wire();
         let entry = DocumentEntry {

@@ -22,9 +22,14 @@ pub struct LivePlatform {
 }
 
 impl LivePlatform {
-    pub fn new(profile: &PlatformProfile) -> Result<LivePlatform, StartupError> {
+    pub fn new(
+        profile: &PlatformProfile,
+        drop_folder: Option<std::path::PathBuf>,
+    ) -> Result<LivePlatform, StartupError> {
         Ok(LivePlatform {
-            current: Arc::new(RwLock::new(client_for(profile)?)),
+            current: Arc::new(RwLock::new(
+                client_for(profile)?.with_drop_folder(drop_folder),
+            )),
         })
     }
 
@@ -38,7 +43,8 @@ impl LivePlatform {
 
     /// Uses `profile` from now on.
     pub fn replace(&self, profile: &PlatformProfile) -> Result<(), StartupError> {
-        let client = client_for(profile)?;
+        let drop_folder = self.current().drop_folder().map(ToOwned::to_owned);
+        let client = client_for(profile)?.with_drop_folder(drop_folder);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = client;
         Ok(())
     }

@@ -68,6 +68,8 @@ pub enum DaemonError {
     CardThread(std::io::Error),
     #[error("IPC socket: {0}")]
     Bind(#[from] BindError),
+    #[error("drop folder: {0}")]
+    DropFolder(#[from] crate::drop_folder::DropFolderError),
 }
 
 /// What every handler shares.
@@ -124,7 +126,7 @@ pub async fn run(
         tracing::error!(%problem, "a spooled job could not be read; it was left in place");
     }
 
-    let platform = LivePlatform::new(&profile)?;
+    let platform = LivePlatform::new(&profile, config.drop_folder.path.clone())?;
     let (events, _) = broadcast::channel::<Event>(RECOMMENDED_EVENT_CAPACITY);
     let (card_handle, card_events) =
         spawn_card_thread(choice.card_backend).map_err(DaemonError::CardThread)?;
@@ -142,6 +144,20 @@ pub async fn run(
         session.watch_owner(),
     );
     forward_job_events(&outbox, &events);
+
+    let drop_folder = match &config.drop_folder.path {
+        Some(path) => {
+            let handle = crate::drop_folder::spawn_drop_folder(
+                &config.drop_folder,
+                outbox.clone(),
+                session.watch_owner(),
+                crate::outbox::ResolveContext::from_profile(&profile),
+            )?;
+            tracing::info!(folder = %path.display(), "drop folder watched");
+            Some(handle)
+        }
+        None => None,
+    };
 
     let screen_lock = config
         .session
@@ -161,7 +177,7 @@ pub async fn run(
     });
 
     let (reload_tx, reload_rx) = mpsc::channel(8);
-    let _config_watcher = match watch(&options.config, config, reload_tx) {
+    let _config_watcher = match watch(&options.config, config.clone(), reload_tx) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::warn!(error = %e, "configuration changes will not be seen until a restart");
@@ -169,6 +185,11 @@ pub async fn run(
         }
     };
     tokio::spawn(apply_reloads(core.clone(), reload_rx, choice.from_config));
+
+    let tray = config
+        .tray
+        .enabled
+        .then(|| start_tray(&core, &events, &config));
 
     let server = IpcServer::bind(options.endpoint.clone(), events)?;
     let router = handlers::router(core.clone());
@@ -179,6 +200,12 @@ pub async fn run(
     });
     server.serve(Arc::new(router), shutdown).await;
 
+    if let Some(tray) = tray {
+        tray.shutdown().await;
+    }
+    if let Some(drop_folder) = drop_folder {
+        drop_folder.shutdown().await;
+    }
     scheduler.stop().await;
     drop(screen_lock);
     if let Some(running) = choice.embedded {
@@ -186,6 +213,49 @@ pub async fn run(
     }
     tracing::info!("dspconnectd stopped");
     Ok(())
+}
+
+/// The tray, fed with the daemon's status as it changes (recomputed on
+/// each event, and every few seconds for the session's clock).
+fn start_tray(
+    core: &Arc<Core>,
+    events: &broadcast::Sender<Event>,
+    config: &Config,
+) -> crate::tray::TrayHandle {
+    let (status_tx, status_rx) = tokio::sync::watch::channel(core.status());
+    let mut changes = events.subscribe();
+    let watched = core.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                event = changes.recv() => {
+                    if matches!(event, Err(broadcast::error::RecvError::Closed)) {
+                        break;
+                    }
+                }
+                _ = tick.tick() => {}
+            }
+            let status = watched.status();
+            status_tx.send_if_modified(|current| {
+                let changed = *current != status;
+                *current = status;
+                changed
+            });
+            if status_tx.is_closed() {
+                break;
+            }
+        }
+    });
+    let mut tray = crate::tray::spawn_tray(
+        status_rx,
+        events.subscribe(),
+        crate::tray::TrayOptions::from_config(config),
+    );
+    if let Some(actions) = tray.take_actions() {
+        crate::tray::follow_actions(actions, core.session.clone(), None);
+    }
+    tray
 }
 
 /// Outbox job changes become IPC `job` events.

@@ -1,7 +1,9 @@
-//! A test daemon: the real IPC server on its own socket, in a runtime of its
-//! own, answering through a small in-memory handler. The daemon core does
-//! not exist yet; this handler keeps just enough state (jobs, uploads,
-//! documents) for the server and `dspctl` to be exercised end to end.
+//! A scripted daemon: the real IPC server on its own socket, in a runtime
+//! of its own, answering through a small in-memory handler. It tests the
+//! IPC server itself (framing, concurrency, events) and the paths of
+//! `dspctl` the real daemon cannot be made to take on demand (a pinpad, a
+//! burst of events); everything else runs against the real `dspconnectd`
+//! (daemon_support, daemon_e2e.rs, dspctl_real.rs).
 
 #![allow(dead_code)] // each test file uses a different part
 
