@@ -63,6 +63,8 @@ declare -A needed=(
   [dbus-daemon]=dbus-daemon
   [chromium]=chromium
   [certutil]=libnss3-tools
+  [gcc]=gcc
+  [g++]=g++
 )
 install_missing() {
   local missing=() cmd
@@ -120,6 +122,16 @@ cargo fmt --all -- --check
 
 phase "build (tests, all targets)"
 cargo build --workspace --all-targets --locked
+
+phase "C header (cbindgen ${CBINDGEN_VERSION:=0.29.2}, pinned)"
+if [ "$(cbindgen --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
+  cargo install --locked --quiet cbindgen --version "$CBINDGEN_VERSION"
+fi
+cbindgen --quiet --config cbindgen.toml --output target/dspconnect.h.generated
+if ! diff -u include/dspconnect.h target/dspconnect.h.generated; then
+  echo "include/dspconnect.h is stale: run cbindgen --config cbindgen.toml --output include/dspconnect.h" >&2
+  exit 1
+fi
 
 phase "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -5,9 +5,13 @@
 //! modules) the IPC protocol types, the blocking IPC client and the C ABI.
 //! It depends on no other crate of this workspace.
 
-#![forbid(unsafe_code)]
+// `unsafe` is allowed only in the C ABI (src/ffi/), each block with a
+// SAFETY: comment.
+#![deny(unsafe_code)]
 
 pub mod error_code;
+#[allow(unsafe_code, non_camel_case_types)]
+pub mod ffi;
 pub mod ipc;
 pub mod model;
 
