@@ -290,6 +290,11 @@ impl Daemon {
     /// Starts the daemon in `home` with `args` and waits until its socket
     /// answers `status`.
     pub fn start(home: &DaemonHome, args: &[&str]) -> Daemon {
+        Daemon::start_logging(home, args, "debug")
+    }
+
+    /// As [`Daemon::start`], logging at `level` (benchmarks log less).
+    pub fn start_logging(home: &DaemonHome, args: &[&str], level: &str) -> Daemon {
         let socket = home.socket();
         let n = fs::read_dir(home.dir.path())
             .map(|d| d.count())
@@ -307,7 +312,7 @@ impl Daemon {
             .env("XDG_STATE_HOME", home.path("state"))
             .env("XDG_DATA_HOME", home.path("data"))
             .env("XDG_RUNTIME_DIR", home.path("runtime"))
-            .env("RUST_LOG", "debug")
+            .env("RUST_LOG", level)
             // No browser in tests: a program that exists and does nothing.
             .env("BROWSER", "true")
             .stdin(Stdio::null())
