@@ -150,6 +150,7 @@ if [ "$long" = 1 ]; then
   mkdir -p target/bench-results
   cargo bench --locked -p ihe --bench mtom_memory
   cargo bench --locked -p dspconnectd --bench daemon_overhead
+  cargo bench --locked -p dspconnectd --bench drop_folder
   collect_benchmarks
 
   phase "long: fuzzing (${DSP_FUZZ_SECONDS:-60}s per target)"

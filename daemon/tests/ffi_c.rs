@@ -109,3 +109,39 @@ fn the_c_example_pushes_a_report_through_the_library() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_python_binding_pushes_a_report_through_the_library() {
+    let lib = library_dir();
+    let sandbox = ExternalSandbox::start();
+    let home = DaemonHome::new();
+    let (card, pin) = sandbox.export_card("SBX1001", sandbox.dir.path());
+    home.write_config(sandbox.profile(), |_| {});
+    let daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
+    let report = home.path("home").join("compte-rendu.pdf");
+    std::fs::write(&report, pdf(22_000, 8)).unwrap();
+    let run = Command::new("python3")
+        .arg(workspace().join("examples/python/push.py"))
+        .arg(&daemon.socket)
+        .arg(&pin)
+        .arg("1945093006704")
+        .arg(&report)
+        .env("PYTHONPATH", workspace().join("bindings/python"))
+        .env("DSPCONNECT_LIBRARY", lib.join("libdspconnect.so"))
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&run.stderr),
+        daemon.logs()
+    );
+    assert!(stdout.contains("sandbox=True"), "{stdout}");
+    assert!(stdout.contains(": DONE"), "{stdout}");
+    assert!(stdout.contains("Compte rendu (Python)"), "{stdout}");
+    assert!(
+        stdout.contains("refused: code 300 field metadata.patient"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,298 @@
+"""dspconnect for Python: libdspconnect's C ABI through ctypes.
+
+    from dspconnect import Client, Mode
+    with Client() as dsp:                      # the default socket
+        dsp.unlock("1234")
+        job, unique_id = dsp.push_file("/path/report.pdf", patient="1945093006704",
+                                       title="Lettre", mode=Mode.NORMAL,
+                                       patient_informed=True)
+        print(dsp.job_wait(job, 60_000))       # JobState.DONE
+        for doc in dsp.list("1945093006704"):
+            print(doc.unique_id, doc.title)
+
+Errors raise DspError with the library's fixed code (DSP_E_… numbers,
+docs/ipc.md), message, hint and field. The library is found in
+$DSPCONNECT_LIBRARY, else as libdspconnect.so / dspconnect.dll /
+libdspconnect.dylib on the loader's path.
+"""
+
+import ctypes
+import enum
+import os
+import sys
+from dataclasses import dataclass
+
+__all__ = ["Client", "DspError", "Mode", "JobState", "SessionState", "Status", "Document", "version"]
+
+
+def _load():
+    path = os.environ.get("DSPCONNECT_LIBRARY")
+    if not path:
+        path = {"win32": "dspconnect.dll", "darwin": "libdspconnect.dylib"}.get(
+            sys.platform, "libdspconnect.so")
+    return ctypes.CDLL(path)
+
+
+_lib = _load()
+_c_char_p = ctypes.c_char_p
+_void_p = ctypes.c_void_p
+
+
+class Mode(enum.IntEnum):
+    NORMAL = 0
+    RESTREINT = 1
+    PRIVE = 2
+    VISITE_ANNONCE = 3
+
+
+class SessionState(enum.IntEnum):
+    NO_CARD = 0
+    CARD_PRESENT = 1
+    PINPAD_PENDING = 2
+    UNLOCKED = 3
+    AUTHENTICATED = 4
+    EXPIRING = 5
+    LOCKED = 6
+    EXPIRED = 7
+    BLOCKED = 8
+    PASSWORD = 9
+
+
+class JobState(enum.IntEnum):
+    QUEUED = 0
+    UPLOADING = 1
+    WAITING_FOR_SESSION = 2
+    RETRY_WAITING = 3
+    DONE = 4
+    FAILED = 5
+    CONFLICT = 6
+
+
+class _Status(ctypes.Structure):
+    _fields_ = [
+        ("sandbox", ctypes.c_bool),
+        ("reader_present", ctypes.c_bool),
+        ("card_present", ctypes.c_bool),
+        ("pinpad", ctypes.c_bool),
+        ("blocked", ctypes.c_bool),
+        ("card_swapped", ctypes.c_bool),
+        ("pin_tries_left", ctypes.c_int32),
+        ("session", ctypes.c_uint32),
+        ("outbox_queued", ctypes.c_uint32),
+        ("outbox_waiting", ctypes.c_uint32),
+        ("outbox_failed", ctypes.c_uint32),
+        ("outbox_done", ctypes.c_uint32),
+    ]
+
+
+class _PushMetadata(ctypes.Structure):
+    _fields_ = [
+        ("patient", _c_char_p),
+        ("title", _c_char_p),
+        ("mode", ctypes.c_uint32),
+        ("patient_informed", ctypes.c_bool),
+        ("mime_type", _c_char_p),
+    ]
+
+
+class _Document(ctypes.Structure):
+    _fields_ = [
+        ("unique_id", _void_p),
+        ("title", _void_p),
+        ("mode", ctypes.c_uint32),
+        ("mime_type", _void_p),
+        ("size", ctypes.c_uint64),
+        ("author", _void_p),
+        ("creation_time", _void_p),
+        ("deprecated", ctypes.c_bool),
+    ]
+
+
+class _DocumentList(ctypes.Structure):
+    _fields_ = [("documents", ctypes.POINTER(_Document)), ("count", ctypes.c_size_t)]
+
+
+def _sig(name, restype, *argtypes):
+    f = getattr(_lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+_version = _sig("dsp_version", _void_p)
+_error_code = _sig("dsp_error_code", ctypes.c_uint32, _void_p)
+_error_message = _sig("dsp_error_message", _void_p, _void_p)
+_error_hint = _sig("dsp_error_hint", _void_p, _void_p)
+_error_field = _sig("dsp_error_field", _void_p, _void_p)
+_error_tries = _sig("dsp_error_pin_tries_left", ctypes.c_int32, _void_p)
+_error_free = _sig("dsp_error_free", None, _void_p)
+_string_free = _sig("dsp_string_free", None, _void_p)
+_connect = _sig("dsp_connect", _void_p, _c_char_p, ctypes.c_uint32, ctypes.POINTER(_void_p))
+_client_free = _sig("dsp_client_free", None, _void_p)
+_status_get = _sig("dsp_status_get", _void_p, _void_p, ctypes.POINTER(_Status))
+_unlock = _sig("dsp_unlock", _void_p, _void_p, _c_char_p)
+_lock = _sig("dsp_lock", _void_p, _void_p)
+_push_file = _sig("dsp_push_file", _void_p, _void_p, _c_char_p, ctypes.POINTER(_PushMetadata),
+                  ctypes.POINTER(_void_p), ctypes.POINTER(_void_p))
+_push_buffer = _sig("dsp_push_buffer", _void_p, _void_p, ctypes.c_char_p, ctypes.c_size_t,
+                    ctypes.POINTER(_PushMetadata), ctypes.POINTER(_void_p), ctypes.POINTER(_void_p))
+_job_wait = _sig("dsp_job_wait", _void_p, _void_p, _c_char_p, ctypes.c_uint32,
+                 ctypes.POINTER(ctypes.c_uint32))
+_set_mode = _sig("dsp_set_mode", _void_p, _void_p, _c_char_p, _c_char_p, ctypes.c_uint32)
+_list = _sig("dsp_list", _void_p, _void_p, _c_char_p, ctypes.POINTER(ctypes.POINTER(_DocumentList)))
+_list_free = _sig("dsp_document_list_free", None, ctypes.POINTER(_DocumentList))
+_get_to_path = _sig("dsp_get_to_path", _void_p, _void_p, _c_char_p, _c_char_p, _c_char_p)
+_open_dsp = _sig("dsp_open_dsp", _void_p, _void_p, _c_char_p, ctypes.c_bool, ctypes.POINTER(_void_p))
+_patient_access = _sig("dsp_patient_access", _void_p, _void_p, _c_char_p, _c_char_p)
+
+
+def _text(ptr):
+    return None if not ptr else ctypes.string_at(ptr).decode("utf-8")
+
+
+def _take_string(ptr):
+    """A string the library returned: decoded, then freed by the library."""
+    try:
+        return _text(ptr)
+    finally:
+        _string_free(ptr)
+
+
+def _b(text):
+    return None if text is None else text.encode("utf-8")
+
+
+class DspError(Exception):
+    """A libdspconnect error: `code` is the fixed DSP_E_… number."""
+
+    def __init__(self, code, message, hint=None, field=None, pin_tries_left=None):
+        super().__init__(f"[{code}] {message}" + (f" (hint: {hint})" if hint else ""))
+        self.code, self.message, self.hint, self.field = code, message, hint, field
+        self.pin_tries_left = pin_tries_left
+
+
+def _check(error):
+    if not error:
+        return
+    try:
+        tries = _error_tries(error)
+        raise DspError(_error_code(error), _text(_error_message(error)), _text(_error_hint(error)),
+                       _text(_error_field(error)), None if tries < 0 else tries)
+    finally:
+        _error_free(error)
+
+
+def version():
+    return _text(_version())
+
+
+@dataclass(frozen=True)
+class Status:
+    sandbox: bool
+    reader_present: bool
+    card_present: bool
+    pinpad: bool
+    blocked: bool
+    card_swapped: bool
+    pin_tries_left: "int | None"
+    session: SessionState
+    outbox_queued: int
+    outbox_waiting: int
+    outbox_failed: int
+    outbox_done: int
+
+
+@dataclass(frozen=True)
+class Document:
+    unique_id: str
+    title: str
+    mode: Mode
+    mime_type: str
+    size: int
+    author: str
+    creation_time: str
+    deprecated: bool
+
+
+class Client:
+    """One connection to dspconnectd (a context manager)."""
+
+    def __init__(self, socket=None, timeout_ms=30_000):
+        handle = _void_p()
+        _check(_connect(_b(socket), timeout_ms, ctypes.byref(handle)))
+        self._handle = handle
+
+    def close(self):
+        if self._handle:
+            _client_free(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def status(self):
+        s = _Status()
+        _check(_status_get(self._handle, ctypes.byref(s)))
+        return Status(s.sandbox, s.reader_present, s.card_present, s.pinpad, s.blocked,
+                      s.card_swapped, None if s.pin_tries_left < 0 else s.pin_tries_left,
+                      SessionState(s.session), s.outbox_queued, s.outbox_waiting,
+                      s.outbox_failed, s.outbox_done)
+
+    def unlock(self, pin=None):
+        """The card's PIN; None starts entry on the reader's pinpad."""
+        _check(_unlock(self._handle, _b(pin)))
+
+    def lock(self):
+        _check(_lock(self._handle))
+
+    @staticmethod
+    def _metadata(patient, title, mode, patient_informed, mime_type):
+        return _PushMetadata(_b(patient), _b(title), int(mode), bool(patient_informed), _b(mime_type))
+
+    def _push(self, call, *args):
+        job, unique_id = _void_p(), _void_p()
+        _check(call(self._handle, *args, ctypes.byref(job), ctypes.byref(unique_id)))
+        return _take_string(job), _take_string(unique_id)
+
+    def push_file(self, path, *, patient, title, mode=Mode.NORMAL, patient_informed, mime_type=None):
+        m = self._metadata(patient, title, mode, patient_informed, mime_type)
+        return self._push(_push_file, _b(os.path.abspath(path)), ctypes.byref(m))
+
+    def push_bytes(self, data, *, patient, title, mode=Mode.NORMAL, patient_informed, mime_type=None):
+        m = self._metadata(patient, title, mode, patient_informed, mime_type)
+        return self._push(_push_buffer, bytes(data), len(data), ctypes.byref(m))
+
+    def job_wait(self, job_id, timeout_ms=60_000):
+        state = ctypes.c_uint32()
+        _check(_job_wait(self._handle, _b(job_id), timeout_ms, ctypes.byref(state)))
+        return JobState(state.value)
+
+    def set_mode(self, patient, unique_id, mode):
+        _check(_set_mode(self._handle, _b(patient), _b(unique_id), int(mode)))
+
+    def list(self, patient):
+        out = ctypes.POINTER(_DocumentList)()
+        _check(_list(self._handle, _b(patient), ctypes.byref(out)))
+        try:
+            return [Document(_text(d.unique_id), _text(d.title), Mode(d.mode), _text(d.mime_type),
+                             d.size, _text(d.author), _text(d.creation_time), d.deprecated)
+                    for d in (out.contents.documents[i] for i in range(out.contents.count))]
+        finally:
+            _list_free(out)
+
+    def get_to_path(self, patient, unique_id, path):
+        _check(_get_to_path(self._handle, _b(patient), _b(unique_id), _b(os.path.abspath(path))))
+
+    def open_dsp(self, patient, launch_browser=True):
+        url = _void_p()
+        _check(_open_dsp(self._handle, _b(patient), launch_browser, ctypes.byref(url)))
+        return _take_string(url)
+
+    def patient_access(self, patient, presence_code):
+        _check(_patient_access(self._handle, _b(patient), _b(presence_code)))
