@@ -139,7 +139,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --locked -p dspconnectd --no-default-features --lib --bins -- -D warnings
 
 phase "tests"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 
 if [ "$long" = 1 ]; then
   phase "long: ignored tests (big documents, crash loops)"
