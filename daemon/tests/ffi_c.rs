@@ -145,3 +145,43 @@ fn the_python_binding_pushes_a_report_through_the_library() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_pkg_config_file_gives_the_version_and_the_flags_to_build_with() {
+    let lib = library_dir();
+    let pkg = |args: &[&str]| {
+        let out = Command::new("pkg-config")
+            .env("PKG_CONFIG_PATH", workspace().join("include"))
+            .arg(format!(
+                "--define-variable=includedir={}",
+                workspace().join("include").display()
+            ))
+            .arg(format!("--define-variable=libdir={}", lib.display()))
+            .args(args)
+            .arg("dspconnect")
+            .output()
+            .expect("pkg-config runs (Debian package pkg-config)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(pkg(&["--modversion"]), env!("CARGO_PKG_VERSION"));
+    let flags = pkg(&["--cflags", "--libs"]);
+    let out = tempfile::tempdir().unwrap();
+    let compiled = Command::new("gcc")
+        .arg(workspace().join("examples/c/push.c"))
+        .args(flags.split_whitespace())
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-o")
+        .arg(out.path().join("push"))
+        .output()
+        .expect("gcc runs");
+    assert!(
+        compiled.status.success(),
+        "gcc {flags}: {}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+}
