@@ -153,24 +153,46 @@ fn compile_pascal(source: &Path, out: &Path, lib: &Path) -> PathBuf {
     out.join(source.file_stem().expect("program name"))
 }
 
-/// Runs an example program (SOCKET PIN PATIENT FILE) against a real daemon
-/// on the sandbox, checks its output and reads the result back through the
-/// daemon and the platform. `title` is the title the example pushes.
-fn push_example_against_the_daemon(program: &Path, title: &str) {
+/// g++ flags for a program under AddressSanitizer, LeakSanitizer and UBSan.
+const ASAN_FLAGS: &[&str] = &[
+    "-g",
+    "-fsanitize=address,undefined",
+    "-fno-omit-frame-pointer",
+    "-fno-sanitize-recover=all",
+];
+const ASAN_OPTIONS: &str = "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=23";
+
+/// Runs each example program (SOCKET PIN PATIENT FILE) in turn against one
+/// real daemon on the sandbox, checks its output and reads the result back
+/// through the daemon and the platform. `title` is the title it pushes.
+fn push_examples_against_the_daemon(programs: &[&Path], title: &str) {
     let sandbox = ExternalSandbox::start();
     let home = DaemonHome::new();
     let (card, pin) = sandbox.export_card("SBX1001", sandbox.dir.path());
     home.write_config(sandbox.profile(), |_| {});
     let daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
-    let report = home.path("home").join("report.pdf");
-    std::fs::write(&report, pdf(24_000, 11)).unwrap();
+    for (n, program) in programs.iter().enumerate() {
+        let report = home.path("home").join(format!("report-{n}.pdf"));
+        std::fs::write(&report, pdf(24_000, 11 + n as u8)).unwrap();
+        push_example(program, title, &sandbox, &daemon, &pin, &report);
+    }
+}
 
+fn push_example(
+    program: &Path,
+    title: &str,
+    sandbox: &ExternalSandbox,
+    daemon: &Daemon,
+    pin: &str,
+    report: &Path,
+) {
     let started = Instant::now();
     let run = Command::new(program)
+        .env("ASAN_OPTIONS", ASAN_OPTIONS)
         .arg(&daemon.socket)
-        .arg(&pin)
+        .arg(pin)
         .arg(PATIENT)
-        .arg(&report)
+        .arg(report)
         .output()
         .expect("the example runs");
     eprintln!(
@@ -184,6 +206,7 @@ fn push_example_against_the_daemon(program: &Path, title: &str) {
         daemon.logs()
     );
     assert!(run.status.success(), "{}: {context}", run.status);
+    assert!(!stderr.contains("Sanitizer"), "{context}");
     assert!(
         stdout.starts_with(&format!("libdspconnect {}\n", env!("CARGO_PKG_VERSION"))),
         "{context}"
@@ -253,7 +276,16 @@ fn the_cpp_example_pushes_restreint_then_sets_normal_through_the_daemon() {
         &lib,
         &[],
     );
-    push_example_against_the_daemon(&program, "Lettre de sortie (C++)");
+    // The same example under AddressSanitizer and LeakSanitizer: every
+    // string, list and error of a real run freed exactly once.
+    let asan = out.path().join("push-cpp-asan");
+    compile_cpp(
+        &workspace().join("examples/cpp/push.cpp"),
+        &asan,
+        &lib,
+        ASAN_FLAGS,
+    );
+    push_examples_against_the_daemon(&[&program, &asan], "Lettre de sortie (C++)");
 }
 
 #[test]
@@ -268,7 +300,7 @@ fn the_pascal_example_pushes_restreint_then_sets_normal_through_the_daemon() {
         out.path(),
         &lib,
     );
-    push_example_against_the_daemon(&program, "Lettre de sortie (Pascal)");
+    push_examples_against_the_daemon(&[&program], "Lettre de sortie (Pascal)");
 }
 
 /// The `dsp_*` functions the built library exports (nm -D).
@@ -637,9 +669,15 @@ fn the_pascal_records_and_constants_match_the_c_header() {
         String::from_utf8(run_ok(&mut Command::new(&pas_program), "layout (Pascal)").stdout)
             .expect("UTF-8");
     assert!(c_layout.contains("dsp_document size 64"), "{c_layout}");
-    assert_eq!(
-        pas_layout, c_layout,
-        "the Pascal records (left) are not the C structs (right)"
+    let first_difference = pas_layout
+        .lines()
+        .zip(c_layout.lines())
+        .find(|(p, c)| p != c);
+    assert!(
+        pas_layout == c_layout,
+        "the Pascal records are not laid out as the C structs: first difference Pascal `{:?}` vs C `{:?}`\nPascal:\n{pas_layout}\nC:\n{c_layout}",
+        first_difference.map(|d| d.0),
+        first_difference.map(|d| d.1),
     );
 }
 
@@ -765,27 +803,14 @@ fn the_cpp_error_paths_are_clean_under_address_sanitizer() {
     let source = out.path().join("errors.cpp");
     std::fs::write(&source, ASAN_PROGRAM).unwrap();
     let program = out.path().join("errors");
-    compile_cpp(
-        &source,
-        &program,
-        &lib,
-        &[
-            "-g",
-            "-fsanitize=address,undefined",
-            "-fno-omit-frame-pointer",
-            "-fno-sanitize-recover=all",
-        ],
-    );
+    compile_cpp(&source, &program, &lib, ASAN_FLAGS);
     let missing = out.path().join("no-daemon.sock");
     let started = Instant::now();
     let run = Command::new(&program)
         .arg(&missing)
         .env("DSPCONNECT_SOCKET", out.path().join("no-default.sock"))
         .env("XDG_RUNTIME_DIR", out.path())
-        .env(
-            "ASAN_OPTIONS",
-            "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=23",
-        )
+        .env("ASAN_OPTIONS", ASAN_OPTIONS)
         .output()
         .expect("the ASan program runs");
     eprintln!("ASan error paths: {:.1} s", started.elapsed().as_secs_f64());
