@@ -262,6 +262,37 @@ fn push_example(
     assert!(page.contains(title), "the DSP page lists {title}: {page}");
 }
 
+/// An example without a daemon: a usage error exits 2; a missing socket
+/// (its path not ASCII) exits 1 naming code 200 and the path intact.
+fn example_without_a_daemon(program: &Path) {
+    let usage = Command::new(program)
+        .env("ASAN_OPTIONS", ASAN_OPTIONS)
+        .output()
+        .expect("the example runs");
+    assert_eq!(usage.status.code(), Some(2), "{:?}", text(&usage));
+    assert!(text(&usage).1.contains("usage:"), "{:?}", text(&usage));
+
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("cabinet-médical «B»").join("dsp.sock");
+    let run = Command::new(program)
+        .env("ASAN_OPTIONS", ASAN_OPTIONS)
+        .arg(&socket)
+        .args(["1234", PATIENT, "/nonexistent/report.pdf"])
+        .output()
+        .expect("the example runs");
+    let (stdout, stderr) = text(&run);
+    assert_eq!(run.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("connect failed: [200] "),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&socket.display().to_string()),
+        "the message carries the path as UTF-8: {stderr}"
+    );
+    assert!(!stderr.contains("Sanitizer"), "{stderr}");
+}
+
 #[test]
 fn the_cpp_example_pushes_restreint_then_sets_normal_through_the_daemon() {
     if !have_tool("g++", "--version", "g++") {
@@ -285,6 +316,8 @@ fn the_cpp_example_pushes_restreint_then_sets_normal_through_the_daemon() {
         &lib,
         ASAN_FLAGS,
     );
+    example_without_a_daemon(&program);
+    example_without_a_daemon(&asan);
     push_examples_against_the_daemon(&[&program, &asan], "Lettre de sortie (C++)");
 }
 
@@ -300,6 +333,7 @@ fn the_pascal_example_pushes_restreint_then_sets_normal_through_the_daemon() {
         out.path(),
         &lib,
     );
+    example_without_a_daemon(&program);
     push_examples_against_the_daemon(&[&program], "Lettre de sortie (Pascal)");
 }
 
