@@ -39,6 +39,7 @@ pub mod server;
 pub mod services;
 pub mod soap_service;
 pub mod store;
+pub mod virtual_card;
 pub mod xds;
 
 pub use config::SandboxConfig;

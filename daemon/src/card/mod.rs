@@ -12,11 +12,19 @@
 //! - [`check_test_card`]: the test-card guard.
 //! - [`Pin`] (the model's): the PIN, zeroized after its VERIFY.
 //! - [`software`] (feature `sandbox`): the software card, a test facility.
+//! - [`pcsc`] (feature `pcsc`): cards in PC/SC readers, spoken to with the
+//!   [`luxtrust`] profile over the [`apdu`] layer; [`pinpad`] entry.
 
+pub mod apdu;
 mod backend;
 mod error;
 mod guard;
 mod identity;
+pub mod luxtrust;
+#[cfg(feature = "pcsc")]
+pub mod pcsc;
+pub mod pinpad;
+pub mod pkcs11;
 #[cfg(feature = "sandbox")]
 pub mod software;
 #[cfg(test)]

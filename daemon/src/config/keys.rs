@@ -366,6 +366,30 @@ pub const KEYS: &[KeyDoc] = &[
         L,
         "Remind the professional of their documents still in Visite d'annonce after this many days (0–365; 0: never).",
     ),
+    key(
+        "card.backend",
+        "\"auto\"",
+        R,
+        "`\"auto\"`: the software card when the embedded sandbox runs, else PKCS#11 when `card.pkcs11_module` is set (the card vendor's middleware is the production default), else PC/SC. `\"pcsc\"`: PC/SC readers with the (experimental) LuxTrust APDU profile. `\"pkcs11\"`: the configured module. See docs/card.md.",
+    ),
+    key(
+        "card.reader",
+        "—",
+        R,
+        "PC/SC: watch only readers whose name contains this text (default: every reader; the session follows the first LuxTrust card).",
+    ),
+    key(
+        "card.pkcs11_module",
+        "—",
+        R,
+        "The card vendor's PKCS#11 module (absolute path to the `.so`/`.dll`).",
+    ),
+    key(
+        "card.pkcs11_token_label",
+        "—",
+        R,
+        "PKCS#11: the token to use, by label (default: the first token holding an authentication certificate and its key).",
+    ),
 ];
 
 /// The table entry covering a dotted key: the key itself or its nearest

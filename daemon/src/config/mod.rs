@@ -48,6 +48,8 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub tray: TrayConfig,
+    #[serde(default)]
+    pub card: CardConfig,
 }
 
 impl Default for Config {
@@ -61,6 +63,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             log: LogConfig::default(),
             tray: TrayConfig::default(),
+            card: CardConfig::default(),
         }
     }
 }
@@ -222,6 +225,58 @@ impl Default for OutboxConfig {
             max_attempts_for_retryable: 50,
             keep_done_hours: 168,
             upload_expiry_minutes: 60,
+        }
+    }
+}
+
+/// Where the professional's card is read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CardConfig {
+    pub backend: CardBackendKind,
+    /// Watch only readers whose name contains this (PC/SC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader: Option<String>,
+    /// The card vendor's PKCS#11 module (a `.so`/`.dll` path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The PKCS#11 token to use, by label (default: the first token with an
+    /// authentication certificate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkcs11_token_label: Option<String>,
+}
+
+impl Default for CardConfig {
+    fn default() -> Self {
+        CardConfig {
+            backend: CardBackendKind::Auto,
+            reader: None,
+            pkcs11_module: None,
+            pkcs11_token_label: None,
+        }
+    }
+}
+
+/// Which card layer reads the card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardBackendKind {
+    /// The embedded sandbox's software card when the sandbox runs; else
+    /// PKCS#11 when a module is configured (the vendor's middleware is the
+    /// production default), else PC/SC.
+    Auto,
+    /// PC/SC readers, with the (experimental) LuxTrust APDU profile.
+    Pcsc,
+    /// The configured PKCS#11 module.
+    Pkcs11,
+}
+
+impl CardBackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardBackendKind::Auto => "auto",
+            CardBackendKind::Pcsc => "pcsc",
+            CardBackendKind::Pkcs11 => "pkcs11",
         }
     }
 }

@@ -89,6 +89,12 @@ level = "debug"
 audit_dir = "{state}/audit"
 audit_max_file_bytes = 100000
 audit_keep_files = 3
+
+[card]
+backend = "pkcs11"
+reader = "Cherry"
+pkcs11_module = "/usr/lib/vendor/libpkcs11.so"
+pkcs11_token_label = "LuxTrust"
 "#,
             ca = self.path("ca.pem").display(),
             idp = self.path("idp.pem").display(),
@@ -388,6 +394,32 @@ fn the_sandbox_profile_constructor_validates() {
         config.platform.unwrap().registry_url,
         "https://127.0.0.1:40001/xds/registry"
     );
+}
+
+#[test]
+fn card_settings_are_checked() {
+    let f = Fixture::new();
+    let text = f
+        .production_toml()
+        .replace("/usr/lib/vendor/libpkcs11.so", "libpkcs11.so")
+        .replace("reader = \"Cherry\"", "reader = \" \"");
+    let err = f.parse(&text).unwrap_err();
+    assert_eq!(
+        problem_keys(&err),
+        ["card.pkcs11_module", "card.reader"],
+        "{err}"
+    );
+    let text = f
+        .production_toml()
+        .replace("pkcs11_module = \"/usr/lib/vendor/libpkcs11.so\"\n", "");
+    let err = f.parse(&text).unwrap_err();
+    assert_eq!(problem_keys(&err), ["card.pkcs11_module"], "{err}");
+    assert!(err.to_string().contains("vendor's PKCS#11 module"), "{err}");
+    let text = f
+        .production_toml()
+        .replace("backend = \"pkcs11\"", "backend = \"smartcard\"");
+    let err = f.parse(&text).unwrap_err();
+    assert!(err.to_string().contains("card.backend"), "{err}");
 }
 
 // ------------------------------------------------------------ key table

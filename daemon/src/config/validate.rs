@@ -21,7 +21,37 @@ pub(super) fn check(config: &Config) -> Vec<Problem> {
     check_session(config, &mut p);
     check_outbox(config, &mut p);
     check_log(config, &mut p);
+    check_card(config, &mut p);
     p
+}
+
+fn check_card(config: &Config, p: &mut Vec<Problem>) {
+    let card = &config.card;
+    if let Some(module) = &card.pkcs11_module
+        && !module.is_absolute()
+    {
+        p.push(Problem::new(
+            "card.pkcs11_module",
+            format!(
+                "'{}' must be an absolute path to the vendor's PKCS#11 module (a relative one \
+                 would be looked up in the library path, which an attacker may control)",
+                module.display()
+            ),
+        ));
+    }
+    if card.backend == super::CardBackendKind::Pkcs11 && card.pkcs11_module.is_none() {
+        p.push(Problem::new(
+            "card.pkcs11_module",
+            "is required with card.backend = \"pkcs11\": set the path of the card vendor's \
+             PKCS#11 module",
+        ));
+    }
+    if card.reader.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        p.push(Problem::new(
+            "card.reader",
+            "is empty: remove it to watch every reader, or give part of a reader's name",
+        ));
+    }
 }
 
 fn check_platform(platform: &PlatformProfile, p: &mut Vec<Problem>) {

@@ -28,6 +28,11 @@ pub enum StartupError {
     SoftwareCard { dir: PathBuf, reason: String },
     #[error("the platform client cannot be built for profile '{profile}': {reason}")]
     Platform { profile: String, reason: String },
+    #[error("card.backend = \"{backend}\": {reason}")]
+    CardBackend {
+        backend: &'static str,
+        reason: String,
+    },
 }
 
 /// What the sandbox is, for the start banner.
@@ -41,6 +46,9 @@ pub struct SandboxDetails {
     /// so a newcomer can unlock; never logged.
     pub card_pin: Option<String>,
     pub card_dir: PathBuf,
+    /// A real card layer configured with the sandbox (card.backend): the
+    /// software card is not used.
+    pub real_card: Option<String>,
 }
 
 /// What the daemon tells the user once it listens.
@@ -68,13 +76,20 @@ impl Banner {
                 ));
                 out.push_str(&format!("  platform CA:  {}\n", s.ca_file.display()));
                 out.push_str(&format!("  sandbox data: {}\n", s.data_dir.display()));
-                out.push_str(&format!(
-                    "  card:         software card of {} ({})\n",
-                    s.card_holder,
-                    s.card_dir.display()
-                ));
-                if let Some(pin) = &s.card_pin {
-                    out.push_str(&format!("  card PIN:     {pin} (sandbox test card)\n"));
+                match &s.real_card {
+                    Some(backend) => out.push_str(&format!(
+                        "  card:         {backend} (insert a sandbox test card)\n"
+                    )),
+                    None => {
+                        out.push_str(&format!(
+                            "  card:         software card of {} ({})\n",
+                            s.card_holder,
+                            s.card_dir.display()
+                        ));
+                        if let Some(pin) = &s.card_pin {
+                            out.push_str(&format!("  card PIN:     {pin} (sandbox test card)\n"));
+                        }
+                    }
                 }
             }
             None => out.push_str(&format!("dspconnectd: platform '{}'\n", self.profile_name)),
@@ -140,7 +155,7 @@ pub async fn choose_platform(
     let Some(profile) = config.platform.clone() else {
         return Err(StartupError::NoPlatform);
     };
-    let card_backend = configured_card(&profile, options)?;
+    let card_backend = configured_card(&profile, config, options)?;
     Ok(PlatformChoice {
         profile,
         card_backend,
@@ -153,6 +168,7 @@ pub async fn choose_platform(
 
 fn configured_card(
     profile: &PlatformProfile,
+    config: &Config,
     options: &DaemonOptions,
 ) -> Result<Box<dyn CardBackend>, StartupError> {
     if let Some(dir) = &options.software_card {
@@ -176,12 +192,64 @@ fn configured_card(
                 .to_owned(),
         });
     }
-    tracing::warn!(
-        platform = %profile.name,
-        "no card backend in this build reads real cards yet (PC/SC comes with the card \
-         layer); only password sessions can open"
-    );
-    Ok(Box::new(NoReaders::default()))
+    match real_card(&config.card)? {
+        Some(backend) => Ok(backend),
+        None => {
+            tracing::warn!(
+                platform = %profile.name,
+                "this build reads no cards (built without the `pcsc` feature and no \
+                 card.pkcs11_module configured); only password sessions can open"
+            );
+            Ok(Box::new(NoReaders::default()))
+        }
+    }
+}
+
+/// The real card layer `card` asks for: `Ok(None)` when it says `auto`
+/// and this build has none to offer.
+pub(super) fn real_card(
+    card: &crate::config::CardConfig,
+) -> Result<Option<Box<dyn CardBackend>>, StartupError> {
+    use crate::config::CardBackendKind;
+    let kind = match (card.backend, &card.pkcs11_module) {
+        (CardBackendKind::Auto, Some(_)) => CardBackendKind::Pkcs11,
+        (CardBackendKind::Auto, None) if cfg!(feature = "pcsc") => CardBackendKind::Pcsc,
+        (CardBackendKind::Auto, None) => return Ok(None),
+        (kind, _) => kind,
+    };
+    match kind {
+        CardBackendKind::Pcsc => {
+            #[cfg(feature = "pcsc")]
+            return Ok(Some(Box::new(crate::card::pcsc::PcscBackend::new(
+                crate::card::pcsc::PcscOptions {
+                    reader_filter: card.reader.clone(),
+                },
+            ))));
+            #[cfg(not(feature = "pcsc"))]
+            return Err(StartupError::CardBackend {
+                backend: kind.as_str(),
+                reason: "this build has no PC/SC support; rebuild with `--features pcsc` \
+                         (needs libpcsclite-dev), or configure the vendor's PKCS#11 module"
+                    .to_owned(),
+            });
+        }
+        CardBackendKind::Pkcs11 => {
+            let Some(module) = &card.pkcs11_module else {
+                return Err(StartupError::CardBackend {
+                    backend: kind.as_str(),
+                    reason: "card.pkcs11_module is not set".to_owned(),
+                });
+            };
+            let backend =
+                crate::card::pkcs11::Pkcs11Backend::open(module, card.pkcs11_token_label.clone())
+                    .map_err(|e| StartupError::CardBackend {
+                    backend: kind.as_str(),
+                    reason: e.to_string(),
+                })?;
+            Ok(Some(Box::new(backend)))
+        }
+        CardBackendKind::Auto => Ok(None),
+    }
 }
 
 /// A card layer with no reader: the session stays at "no card".
@@ -285,14 +353,36 @@ mod embedded {
             Some(dir) => dir.clone(),
             None => demo_card(&running, &config.sandbox.data_dir)?,
         };
-        let (reader, card) = software_card_reader(&card_dir)?;
+        // A real card layer asked for explicitly (a sandbox test card in a
+        // PC/SC reader, a SoftHSM token) replaces the software card.
+        let explicit = options.software_card.is_none()
+            && config.card.backend != crate::config::CardBackendKind::Auto;
+        let (card_backend, real_card): (Box<dyn crate::card::CardBackend>, _) = if explicit {
+            match super::real_card(&config.card)? {
+                Some(backend) => {
+                    let description = backend.description();
+                    (backend, Some(description))
+                }
+                None => (Box::new(software_card_reader(&card_dir)?.0), None),
+            }
+        } else {
+            (Box::new(software_card_reader(&card_dir)?.0), None)
+        };
+        let holder = crate::card::software::SoftwareCard::load(&card_dir)
+            .map(|card| card.identity().holder_name.clone())
+            .unwrap_or_default();
         let details = SandboxDetails {
             base_url: running.base_url().to_owned(),
             ca_file: running.ca_certificate_path(),
             data_dir: running.data_dir().to_owned(),
-            card_holder: card.identity().holder_name.clone(),
-            card_pin: card_pin(&card_dir),
+            card_holder: holder,
+            card_pin: if real_card.is_some() {
+                None
+            } else {
+                card_pin(&card_dir)
+            },
             card_dir,
+            real_card,
         };
         tracing::warn!(
             base_url = %details.base_url,
@@ -300,7 +390,7 @@ mod embedded {
         );
         Ok(PlatformChoice {
             profile,
-            card_backend: Box::new(reader),
+            card_backend,
             test_ca_certificates: vec![pki.luxtrust_ca_der().to_vec()],
             embedded: Some(EmbeddedSandbox(running)),
             sandbox_details: Some(details),

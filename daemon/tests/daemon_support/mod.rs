@@ -295,6 +295,16 @@ impl Daemon {
 
     /// As [`Daemon::start`], logging at `level` (benchmarks log less).
     pub fn start_logging(home: &DaemonHome, args: &[&str], level: &str) -> Daemon {
+        Daemon::start_with_env(home, args, level, &[])
+    }
+
+    /// As [`Daemon::start_logging`], with extra environment variables.
+    pub fn start_with_env(
+        home: &DaemonHome,
+        args: &[&str],
+        level: &str,
+        env: &[(&str, &Path)],
+    ) -> Daemon {
         let socket = home.socket();
         let n = fs::read_dir(home.dir.path())
             .map(|d| d.count())
@@ -315,6 +325,7 @@ impl Daemon {
             .env("RUST_LOG", level)
             // No browser in tests: a program that exists and does nothing.
             .env("BROWSER", "true")
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdin(Stdio::null())
             .stdout(fs::File::create(&stdout).expect("stdout file"))
             .stderr(fs::File::create(&stderr).expect("stderr file"))
