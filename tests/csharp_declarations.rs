@@ -20,7 +20,11 @@ use std::path::{Path, PathBuf};
 
 use dspconnect::ErrorCode;
 
-const FFI_FILES: [&str; 3] = ["src/ffi/client.rs", "src/ffi/error.rs", "src/ffi/strings.rs"];
+const FFI_FILES: [&str; 3] = [
+    "src/ffi/client.rs",
+    "src/ffi/error.rs",
+    "src/ffi/strings.rs",
+];
 const CHECKED_IN: &str = "bindings/csharp/NativeMethods.g.cs";
 const STALE: &str = "stale: run `DSP_UPDATE_CSHARP=1 cargo test --test csharp_declarations`";
 
