@@ -13,7 +13,7 @@
 //! It also checks that nothing was left out (csbindgen skips, with only a
 //! message, a function it cannot handle) and that the hand-written
 //! `DspErrorCode` enum of bindings/csharp/DspConnect.cs mirrors the crate's
-//! fixed error codes.
+//! fixed error codes, and that DspConnect.csproj carries the crate version.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -169,4 +169,26 @@ fn the_csharp_error_codes_mirror_the_fixed_codes() {
         missing.is_empty() && extra.is_empty(),
         "DspErrorCode in DspConnect.cs differs from ErrorCode: missing {missing:?}, not codes {extra:?}"
     );
+}
+
+#[test]
+fn the_csharp_project_has_the_crate_version() {
+    let path = workspace().join("bindings/csharp/DspConnect.csproj");
+    let text = std::fs::read_to_string(&path).expect("bindings/csharp/DspConnect.csproj");
+    let version = text
+        .split("<Version>")
+        .nth(1)
+        .and_then(|rest| rest.split("</Version>").next())
+        .expect("DspConnect.csproj has a <Version>");
+    assert_eq!(
+        version,
+        env!("CARGO_PKG_VERSION"),
+        "DspConnect.csproj's <Version> differs from the crate's version"
+    );
+    for needed in [
+        "<TargetFramework>netstandard2.0</TargetFramework>",
+        "<AllowUnsafeBlocks>true</AllowUnsafeBlocks>",
+    ] {
+        assert!(text.contains(needed), "DspConnect.csproj lacks {needed}");
+    }
 }
