@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use daemon_support::*;
-use dspconnect::ipc::protocol::{List, ListParams};
+use dspconnect::ipc::protocol::{Empty, List, ListParams, StatusMethod};
 use dspconnect::model::ConfidentialityMode;
 
 const PATIENT: &str = "1945093006704";
@@ -283,6 +283,167 @@ fn without_a_daemon_connect_throws_daemon_not_running() {
         "the message names the socket, decoded as UTF-8:\n{context}"
     );
     assert!(stdout.contains("refused socket"), "{context}");
+}
+
+/// The rest of the API from C#: every field of `dsp_status` (printed, to
+/// be compared with the daemon's own answer), a wrong PIN's code and tries
+/// left, a push from memory read back byte for byte, non-ASCII text both
+/// ways, lock, and a call after Dispose.
+const API_TOUR_PROGRAM: &str = r#"
+using System;
+using System.IO;
+using System.Linq;
+using DspConnect;
+
+static class ApiTour
+{
+    static string Line(DspStatus s)
+    {
+        return "sandbox=" + s.Sandbox + " reader=" + s.ReaderPresent + " card=" + s.CardPresent
+            + " pinpad=" + s.Pinpad + " blocked=" + s.Blocked + " swapped=" + s.CardSwapped
+            + " tries=" + (s.PinTriesLeft.HasValue ? s.PinTriesLeft.Value.ToString() : "none")
+            + " session=" + s.Session + " queued=" + s.OutboxQueued + " waiting=" + s.OutboxWaiting
+            + " failed=" + s.OutboxFailed + " done=" + s.OutboxDone;
+    }
+
+    static int Main(string[] args)
+    {
+        string socket = args[0], pin = args[1], wrongPin = args[2], patient = args[3];
+        string source = args[4], copy = args[5];
+        var dsp = new DspClient(socket, 30000);
+        try
+        {
+            dsp.Unlock(wrongPin);
+            Console.WriteLine("a wrong PIN was accepted");
+            return 1;
+        }
+        catch (DspException e)
+        {
+            Console.WriteLine("wrong pin: code " + (uint)e.Code + " " + e.Code + ", tries "
+                + (e.PinTriesLeft.HasValue ? e.PinTriesLeft.Value.ToString() : "none"));
+        }
+        dsp.Unlock(pin);
+        Console.WriteLine("unlocked: " + dsp.Status().Session);
+
+        byte[] data = File.ReadAllBytes(source);
+        PushResult pushed = dsp.PushBytes(data, patient, "Données « mémoire » (C#) €", DspMode.Normal,
+                                          true, "application/pdf");
+        Console.WriteLine("bytes job " + dsp.JobWait(pushed.JobId, 60000));
+        DspDocument doc = dsp.List(patient).Single(d => d.UniqueId == pushed.UniqueId);
+        Console.WriteLine("listed title " + doc.Title + ", size " + doc.Size + ", mime " + doc.MimeType
+            + ", mode " + doc.Mode + ", deprecated " + doc.Deprecated
+            + ", author set " + (doc.Author.Length > 0) + ", time set " + (doc.CreationTime.Length > 0));
+        dsp.GetToPath(patient, pushed.UniqueId, copy);
+        Console.WriteLine("read back identical " + File.ReadAllBytes(copy).SequenceEqual(data));
+
+        dsp.Lock();
+        Console.WriteLine("final " + Line(dsp.Status()));
+        dsp.Dispose();
+        try
+        {
+            dsp.Status();
+            Console.WriteLine("a disposed client answered");
+            return 1;
+        }
+        catch (ObjectDisposedException)
+        {
+            Console.WriteLine("disposed");
+        }
+        return 0;
+    }
+}
+"#;
+
+#[test]
+fn the_binding_carries_status_errors_bytes_and_text_exactly() {
+    if !mono_tools("the_binding_carries_status_errors_bytes_and_text_exactly") {
+        return;
+    }
+    let build = tempfile::tempdir().unwrap();
+    let dll = build_binding(build.path());
+    let source = build.path().join("ApiTour.cs");
+    std::fs::write(&source, API_TOUR_PROGRAM).unwrap();
+    let exe = build.path().join("ApiTour.exe");
+    build_program(&dll, &[source], &exe);
+
+    let sandbox = ExternalSandbox::start();
+    let home = DaemonHome::new();
+    let (card, pin) = sandbox.export_card("SBX1001", sandbox.dir.path());
+    home.write_config(sandbox.profile(), |_| {});
+    let daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
+    let wrong_pin = if pin == "000000" { "111111" } else { "000000" };
+    let document = home.path("home").join("memoire.pdf");
+    std::fs::write(&document, pdf(31_000, 4)).unwrap();
+    let copy = home.path("home").join("copie.pdf");
+
+    let run = mono(&exe)
+        .arg(&daemon.socket)
+        .arg(&pin)
+        .arg(wrong_pin)
+        .arg(PATIENT)
+        .arg(&document)
+        .arg(&copy)
+        .output()
+        .expect("mono runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let context = format!(
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&run.stderr),
+        daemon.logs()
+    );
+    assert!(run.status.success(), "{context}");
+    let tries = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("wrong pin: code 402 WrongPin, tries "))
+        .unwrap_or_else(|| panic!("a wrong PIN gives DSP_E_WRONG_PIN:\n{context}"));
+    assert!(
+        tries.parse::<u8>().is_ok(),
+        "the tries left come through: {tries}\n{context}"
+    );
+    assert!(stdout.contains("unlocked: Authenticated"), "{context}");
+    assert!(stdout.contains("bytes job Done"), "{context}");
+    let size = std::fs::metadata(&document).unwrap().len();
+    assert!(
+        stdout.contains(&format!(
+            "listed title Données « mémoire » (C#) €, size {size}, mime application/pdf, mode Normal, \
+             deprecated False, author set True, time set True"
+        )),
+        "{context}"
+    );
+    assert!(stdout.contains("read back identical True"), "{context}");
+    assert!(stdout.contains("disposed"), "{context}");
+
+    // Every field of dsp_status as C# read it, against the daemon's answer.
+    let status = daemon
+        .client()
+        .call::<StatusMethod>(&Empty {})
+        .expect("status through the IPC");
+    let b = |v: bool| if v { "True" } else { "False" };
+    let expected = format!(
+        "final sandbox={} reader={} card={} pinpad={} blocked={} swapped={} tries={} session={:?} \
+         queued={} waiting={} failed={} done={}",
+        b(status.sandbox),
+        b(status.card.reader_present),
+        b(status.card.card_present),
+        b(status.card.pinpad),
+        b(status.card.blocked),
+        b(status.card.swapped),
+        status
+            .card
+            .pin_tries_left
+            .map_or("none".to_owned(), |t| t.to_string()),
+        status.session.state,
+        status.outbox.queued,
+        status.outbox.waiting,
+        status.outbox.failed,
+        status.outbox.done,
+    );
+    assert!(
+        stdout.lines().any(|l| l == expected),
+        "C# read dsp_status differently from the daemon's answer:\n  expected {expected}\n{context}"
+    );
+    assert!(expected.contains("session=Locked"), "{expected}");
+    assert!(status.outbox.done >= 1, "{expected}");
 }
 
 /// Where `word` occurs in `text` as a whole word (not inside `mint`).
