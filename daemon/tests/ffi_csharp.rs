@@ -131,10 +131,13 @@ fn build_program(dll: &Path, sources: &[PathBuf], exe: &Path) {
     );
 }
 
+/// `mono exe` with libdspconnect.so on the loader's path, ended after
+/// three minutes (a hang, such as a deadlock stopping the event thread,
+/// becomes a failure with status 124).
 fn mono(exe: &Path) -> Command {
-    let mut command = Command::new("mono");
+    let mut command = Command::new("timeout");
     command
-        .arg("--debug")
+        .args(["--kill-after=10", "180", "mono", "--debug"])
         .arg(exe)
         .env("LD_LIBRARY_PATH", library_dir());
     command
@@ -325,6 +328,12 @@ static class ApiTour
         dsp.Unlock(pin);
         Console.WriteLine("unlocked: " + dsp.Status().Session);
 
+        // The event thread starts with the first handler and stops with the last.
+        EventHandler<DspEventArgs> ignore = (sender, e) => { };
+        dsp.EventReceived += ignore;
+        dsp.EventReceived -= ignore;
+        Console.WriteLine("events stopped");
+
         byte[] data = File.ReadAllBytes(source);
         PushResult pushed = dsp.PushBytes(data, patient, "Données « mémoire » (C#) €", DspMode.Normal,
                                           true, "application/pdf");
@@ -401,6 +410,7 @@ fn the_binding_carries_status_errors_bytes_and_text_exactly() {
         "the tries left come through: {tries}\n{context}"
     );
     assert!(stdout.contains("unlocked: Authenticated"), "{context}");
+    assert!(stdout.contains("events stopped"), "{context}");
     assert!(stdout.contains("bytes job Done"), "{context}");
     let size = std::fs::metadata(&document).unwrap().len();
     assert!(
