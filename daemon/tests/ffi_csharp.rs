@@ -456,6 +456,107 @@ fn the_binding_carries_status_errors_bytes_and_text_exactly() {
     assert!(status.outbox.done >= 1, "{expected}");
 }
 
+/// Event delivery ending: the daemon is killed while a handler is
+/// attached; `EventsFailed` reports why, and the client still disposes.
+const EVENT_LOSS_PROGRAM: &str = r#"
+using System;
+using System.Threading;
+using DspConnect;
+
+static class EventLoss
+{
+    static int Main(string[] args)
+    {
+        var dsp = new DspClient(args[0], 5000);
+        var failed = new ManualResetEvent(false);
+        DspException why = null;
+        dsp.EventsFailed += (sender, e) => { why = e.Error; failed.Set(); };
+        dsp.EventReceived += (sender, e) => Console.WriteLine("event: " + e.Kind);
+        Console.WriteLine("subscribed");
+        Console.Out.Flush();
+        if (!failed.WaitOne(60000))
+        {
+            Console.WriteLine("no failure reported");
+            return 1;
+        }
+        Console.WriteLine("events failed: code " + (uint)why.Code + " " + why.Code);
+        try
+        {
+            dsp.Status();
+            Console.WriteLine("status answered without a daemon");
+            return 1;
+        }
+        catch (DspException e)
+        {
+            Console.WriteLine("status: " + e.Code);
+        }
+        dsp.Dispose();
+        Console.WriteLine("disposed");
+        return 0;
+    }
+}
+"#;
+
+#[test]
+fn when_the_daemon_goes_away_events_failed_reports_it() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::process::Stdio;
+
+    if !mono_tools("when_the_daemon_goes_away_events_failed_reports_it") {
+        return;
+    }
+    let build = tempfile::tempdir().unwrap();
+    let dll = build_binding(build.path());
+    let source = build.path().join("EventLoss.cs");
+    std::fs::write(&source, EVENT_LOSS_PROGRAM).unwrap();
+    let exe = build.path().join("EventLoss.exe");
+    build_program(&dll, &[source], &exe);
+
+    let sandbox = ExternalSandbox::start();
+    let home = DaemonHome::new();
+    let (card, _pin) = sandbox.export_card("SBX1001", sandbox.dir.path());
+    home.write_config(sandbox.profile(), |_| {});
+    let mut daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
+
+    let mut child = mono(&exe)
+        .arg(&daemon.socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mono runs");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stdout.read_line(&mut line).expect("the program's output");
+        seen.push_str(&line);
+        if n == 0 || line.trim() == "subscribed" {
+            break;
+        }
+    }
+    assert!(seen.contains("subscribed"), "{seen}");
+    daemon.kill9();
+    stdout
+        .read_to_string(&mut seen)
+        .expect("the program's output");
+    let status = child.wait().expect("the program ends");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped stderr")
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let context = format!("{seen}\n{stderr}");
+    assert!(status.success(), "{status}:\n{context}");
+    assert!(
+        seen.contains("events failed: code 201 ConnectionLost"),
+        "{context}"
+    );
+    assert!(seen.contains("status: ConnectionLost"), "{context}");
+    assert!(seen.contains("disposed"), "{context}");
+}
+
 /// Where `word` occurs in `text` as a whole word (not inside `mint`).
 fn word_positions(text: &str, word: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
