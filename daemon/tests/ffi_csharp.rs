@@ -1,9 +1,10 @@
 //! libdspconnect from C#: bindings/csharp (csbindgen's NativeMethods.g.cs
 //! and the hand-written DspConnect.cs) compiled with mono's `mcs` into
 //! DspConnect.dll, examples/csharp/Push.cs against it, run with `mono`
-//! against the real daemon and the sandbox; a lint over the C# sources for
-//! what .NET Framework 4.x lacks or gets wrong; and the error path with no
-//! daemon.
+//! against the real daemon and the sandbox, and read back over the IPC; a
+//! program over the rest of the API; event delivery ending when the daemon
+//! dies; a lint over the C# sources for what .NET Framework 4.x lacks or
+//! gets wrong; and the error path with no daemon.
 //!
 //! Without `mcs` and `mono` (Debian packages mono-mcs, mono-runtime) the
 //! tests that need them say so and pass, unless `DSP_REQUIRE_TOOLS` is set.
