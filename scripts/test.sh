@@ -193,6 +193,8 @@ if [ "$long" = 1 ]; then
   cargo bench --locked -p ihe --bench mtom_memory
   cargo bench --locked -p dspconnectd --bench daemon_overhead
   cargo bench --locked -p dspconnectd --bench drop_folder
+  cargo build --locked --release -p dspconnect-sandbox --bin dsp-virtual-card
+  cargo bench --locked -p dspconnectd --features pcsc --bench card_pcsc
   collect_benchmarks
 
   phase "long: fuzzing (${DSP_FUZZ_SECONDS:-60}s per target)"

@@ -248,6 +248,14 @@ fn the_virtual_card_authenticates_through_pcscd_and_a_document_is_pushed() {
     let mut client = daemon.client();
     let mut card = VirtualCard::start(&card_dir);
     assert!(!status(&mut client).card.card_present);
+    let findings = doctor(&daemon, &home);
+    assert_eq!(diagnosed(&findings, "pcscd").0, "ok", "{findings:?}");
+    let (verdict, readers) = diagnosed(&findings, "reader");
+    assert_eq!(verdict, "ok", "{readers}");
+    assert!(readers.contains("Virtual PCD 00 00"), "{readers}");
+    let (verdict, message) = diagnosed(&findings, "card");
+    assert_eq!(verdict, "warning", "{message}");
+    assert!(message.contains("no card in the reader"), "{message}");
 
     card.insert(READER_0);
     let seen = card_in(&mut client, "Virtual PCD 00 00");
@@ -338,6 +346,9 @@ fn wrong_pins_report_tries_left_then_block_without_further_verify() {
         .expect_err("blocked");
     assert_eq!(err.code, ErrorCode::CardBlocked, "{err}");
     assert_eq!(card.counters(), (0, 0, 3), "no VERIFY once blocked");
+    let (verdict, message) = diagnosed(&doctor(&daemon, &home), "card");
+    assert_eq!(verdict, "failed", "{message}");
+    assert!(message.contains("blocked"), "{message}");
 }
 
 #[test]
@@ -452,6 +463,9 @@ fn the_card_moves_between_readers_survives_a_reset_and_a_pcscd_restart() {
     while pcscd_running() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+    let (verdict, message) = diagnosed(&doctor(&daemon, &home), "pcscd");
+    assert_eq!(verdict, "failed", "{message}");
+    assert!(message.contains("not running"), "{message}");
     // Detached through a shell: pcscd outlives this test (the test script
     // stops it at the end).
     let started = Command::new("sh")
@@ -466,6 +480,69 @@ fn the_card_moves_between_readers_survives_a_reset_and_a_pcscd_restart() {
     let accepted = push(&mut client, &home, "After pcscd restart", 50 * 1024);
     let job = wait_job(&mut client, &accepted.job_id, Duration::from_secs(60));
     assert_eq!(job.state, JobState::Done, "{job:?}\n{}", daemon.logs());
+}
+
+/// `dspctl --json doctor`: `(layer, verdict, message)` of each finding.
+fn doctor(daemon: &Daemon, home: &DaemonHome) -> Vec<(String, String, String)> {
+    let output = Command::new(env!("CARGO_BIN_EXE_dspctl"))
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .args(["--json", "doctor"])
+        .env("HOME", home.path("home"))
+        .env("XDG_CONFIG_HOME", home.path("config"))
+        .env("XDG_DATA_HOME", home.path("data"))
+        .env("XDG_STATE_HOME", home.path("state"))
+        .env("XDG_RUNTIME_DIR", home.path("runtime"))
+        .output()
+        .expect("dspctl doctor runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("doctor --json is not JSON ({e}): {text}"));
+    let list = json
+        .as_array()
+        .or_else(|| json["findings"].as_array())
+        .unwrap_or_else(|| panic!("no findings in {text}"));
+    list.iter()
+        .map(|f| {
+            (
+                f["layer"].as_str().unwrap_or_default().to_owned(),
+                f["verdict"].as_str().unwrap_or_default().to_owned(),
+                f["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn diagnosed(findings: &[(String, String, String)], layer: &str) -> (String, String) {
+    findings
+        .iter()
+        .find(|(l, _, _)| l == layer)
+        .map(|(_, v, m)| (v.clone(), m.clone()))
+        .unwrap_or_else(|| panic!("no '{layer}' finding in {findings:?}"))
+}
+
+#[test]
+fn doctor_reports_no_reader_when_none_matches() {
+    let Some(_readers) = take_readers() else {
+        return;
+    };
+    let home = DaemonHome::new();
+    let file = home.config_file();
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        "[card]\nbackend = \"pcsc\"\nreader = \"No such reader\"\n\n[tray]\nenabled = false\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start(&home, &[]);
+    let findings = doctor(&daemon, &home);
+    assert_eq!(diagnosed(&findings, "pcscd").0, "ok", "{findings:?}");
+    let (verdict, message) = diagnosed(&findings, "reader");
+    assert_eq!(verdict, "warning", "{message}");
+    assert!(message.contains("No such reader"), "{message}");
+    let (verdict, message) = diagnosed(&findings, "card");
+    assert_eq!(verdict, "warning", "{message}");
+    assert!(message.contains("no card reader"), "{message}");
 }
 
 fn which(program: &str) -> PathBuf {

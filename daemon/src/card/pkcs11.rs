@@ -29,7 +29,7 @@ use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as Pkcs11Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use ihe::dsig::{Sha256Digest, SignatureAlgorithm};
@@ -253,7 +253,31 @@ impl Pkcs11Backend {
                 Attribute::Id(token.certificate_id.clone()),
             ])
             .map_err(|e| token_error(&e))?;
-        keys.into_iter().next().ok_or(CardError::PinRequired)
+        if let Some(key) = keys.into_iter().next() {
+            return Ok(key);
+        }
+        // Private keys are invisible before login: tell "PIN needed" from
+        // a token that really lacks the key.
+        let logged_in = token
+            .session
+            .get_session_info()
+            .map(|info| {
+                matches!(
+                    info.session_state(),
+                    SessionState::RoUser | SessionState::RwUser
+                )
+            })
+            .map_err(|e| token_error(&e))?;
+        if !logged_in {
+            return Err(CardError::PinRequired);
+        }
+        Err(CardError::BadCertificate {
+            reason: format!(
+                "the token has no private key for its authentication certificate (no private \
+                 key with CKA_ID {}); the card's key is missing: ask the card issuer",
+                super::apdu::hex(&token.certificate_id)
+            ),
+        })
     }
 }
 

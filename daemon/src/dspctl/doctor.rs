@@ -57,8 +57,159 @@ pub fn diagnose(endpoint: Result<Endpoint, String>, timeout: Duration) -> Vec<Fi
     let mut findings = Vec::new();
     let config = check_config(&mut findings);
     let status = check_daemon(&mut findings, endpoint, timeout);
+    check_card_layer(&mut findings, config.as_ref());
+    if let Some(status) = &status {
+        check_certificate(&mut findings, &status.card, time::OffsetDateTime::now_utc());
+    }
     check_platform(&mut findings, config.as_ref(), status.as_ref());
     findings
+}
+
+/// Days before its end from which a card certificate is a warning.
+const CERTIFICATE_WARNING_DAYS: i64 = 30;
+
+/// The card's certificate, as the daemon read it from the card.
+fn check_certificate(
+    findings: &mut Vec<Finding>,
+    card: &dspconnect::ipc::protocol::CardStatus,
+    now: time::OffsetDateTime,
+) {
+    let Some(not_after) = &card.certificate_not_after else {
+        return;
+    };
+    let Ok(end) =
+        time::OffsetDateTime::parse(not_after, &time::format_description::well_known::Rfc3339)
+    else {
+        return;
+    };
+    let days = (end - now).whole_days();
+    let found = if end <= now {
+        finding(
+            "cert",
+            Verdict::Failed,
+            format!("the card's certificate expired on {not_after}"),
+        )
+        .fix("the card must be renewed (LuxTrust); the platform refuses an expired certificate")
+    } else if days < CERTIFICATE_WARNING_DAYS {
+        finding(
+            "cert",
+            Verdict::Warning,
+            format!("the card's certificate expires in {days} days ({not_after})"),
+        )
+        .fix("order the card's renewal from LuxTrust now")
+    } else {
+        finding(
+            "cert",
+            Verdict::Ok,
+            format!("the card's certificate is valid until {not_after}"),
+        )
+    };
+    findings.push(found);
+}
+
+/// The card layer the configuration asks for: pcscd and its readers, or
+/// the PKCS#11 module.
+fn check_card_layer(findings: &mut Vec<Finding>, config: Option<&Config>) {
+    use crate::config::CardBackendKind;
+    let Some(config) = config else { return };
+    let card = &config.card;
+    let kind = match (card.backend, &card.pkcs11_module) {
+        (CardBackendKind::Auto, _) if config.sandbox_enabled() => {
+            findings.push(finding(
+                "cardlayer",
+                Verdict::Ok,
+                "the embedded sandbox's software card (SANDBOX)",
+            ));
+            return;
+        }
+        (CardBackendKind::Auto, Some(_)) => CardBackendKind::Pkcs11,
+        (CardBackendKind::Auto, None) => CardBackendKind::Pcsc,
+        (kind, _) => kind,
+    };
+    match kind {
+        CardBackendKind::Pkcs11 => {
+            let Some(module) = &card.pkcs11_module else {
+                return;
+            };
+            match crate::card::pkcs11::Pkcs11Backend::open(module, None) {
+                Ok(_) => findings.push(finding(
+                    "pkcs11",
+                    Verdict::Ok,
+                    format!("the PKCS#11 module {} loads", module.display()),
+                )),
+                Err(e) => findings
+                    .push(finding("pkcs11", Verdict::Failed, e.to_string()).fix(
+                        "install the card vendor's middleware, or correct card.pkcs11_module",
+                    )),
+            }
+        }
+        _ => check_pcsc(findings, card.reader.as_deref()),
+    }
+}
+
+#[cfg(feature = "pcsc")]
+fn check_pcsc(findings: &mut Vec<Finding>, filter: Option<&str>) {
+    let context = match pcsc::Context::establish(pcsc::Scope::User) {
+        Ok(context) => context,
+        Err(pcsc::Error::NoService | pcsc::Error::ServiceStopped) => {
+            findings.push(
+                finding(
+                    "pcscd",
+                    Verdict::Failed,
+                    "the PC/SC service (pcscd) is not running",
+                )
+                .fix("start it: `sudo systemctl start pcscd.socket` (Debian: apt install pcscd)"),
+            );
+            return;
+        }
+        Err(e) => {
+            findings.push(finding("pcscd", Verdict::Failed, format!("PC/SC: {e}")));
+            return;
+        }
+    };
+    findings.push(finding("pcscd", Verdict::Ok, "the PC/SC service answers"));
+    let readers: Vec<String> = match context.list_readers_owned() {
+        Ok(names) => names
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| filter.is_none_or(|f| n.contains(f)))
+            .collect(),
+        Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
+        Err(e) => {
+            findings.push(finding("reader", Verdict::Failed, format!("PC/SC: {e}")));
+            return;
+        }
+    };
+    if readers.is_empty() {
+        let what = match filter {
+            Some(f) => format!("no card reader whose name contains '{f}' (card.reader)"),
+            None => "no card reader is connected".to_owned(),
+        };
+        findings.push(
+            finding("reader", Verdict::Warning, what)
+                .fix("connect the card reader (and check card.reader)"),
+        );
+    } else {
+        findings.push(finding(
+            "reader",
+            Verdict::Ok,
+            format!("readers: {}", readers.join(", ")),
+        ));
+    }
+}
+
+#[cfg(not(feature = "pcsc"))]
+fn check_pcsc(findings: &mut Vec<Finding>, _filter: Option<&str>) {
+    findings.push(
+        finding(
+            "pcscd",
+            Verdict::Warning,
+            "this build has no PC/SC support (built without the `pcsc` feature)",
+        )
+        .fix(
+            "use a build with PC/SC, or configure the vendor's PKCS#11 module (card.pkcs11_module)",
+        ),
+    );
 }
 
 fn check_config(findings: &mut Vec<Finding>) -> Option<Config> {
@@ -315,4 +466,32 @@ pub fn render(findings: &[Finding]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dspconnect::ipc::protocol::CardStatus;
+
+    fn with_not_after(not_after: &str) -> CardStatus {
+        CardStatus {
+            certificate_not_after: Some(not_after.to_owned()),
+            ..CardStatus::default()
+        }
+    }
+
+    #[test]
+    fn an_expired_or_expiring_certificate_is_reported() {
+        let now = time::macros::datetime!(2026-11-29 12:00 UTC);
+        let verdict = |not_after: &str| {
+            let mut findings = Vec::new();
+            check_certificate(&mut findings, &with_not_after(not_after), now);
+            findings.pop().map(|f| (f.verdict, f.message))
+        };
+        let (v, m) = verdict("2026-11-01T00:00:00Z").unwrap();
+        assert_eq!(v, Verdict::Failed, "{m}");
+        assert!(m.contains("expired"), "{m}");
+        assert_eq!(verdict("2026-12-10T00:00:00Z").unwrap().0, Verdict::Warning);
+        assert_eq!(verdict("2028-01-01T00:00:00Z").unwrap().0, Verdict::Ok);
+    }
 }
