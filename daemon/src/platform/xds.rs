@@ -21,6 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
 
+use super::secret::zeroizing_bytes;
 use super::transport::{CallFailure, error_chain, payload_of, read_body};
 use super::{PlatformClient, PlatformError};
 use crate::outbox::{
@@ -305,7 +306,9 @@ impl PlatformClient {
         let layout = MtomLayout::new(
             RootPart {
                 content_id: ROOT_CID.into(),
-                envelope,
+                // Moved out of its zeroizing buffer without a copy; the
+                // body stream puts it back into one (`zeroizing_bytes`).
+                envelope: std::mem::take(&mut *envelope.into_zeroizing()),
             },
             vec![AttachmentSpec {
                 content_id: DOCUMENT_CID.into(),
@@ -773,14 +776,12 @@ fn body_stream(
             let content = content.clone();
             async move {
                 match segment {
-                    Segment::Bytes(bytes) => {
-                        Ok(
-                            futures_util::stream::once(
-                                async move { Ok(bytes::Bytes::from(bytes)) },
-                            )
-                            .boxed(),
-                        )
-                    }
+                    // The envelope holds the assertion: zeroized when
+                    // hyper drops it.
+                    Segment::Bytes(bytes) => Ok(futures_util::stream::once(async move {
+                        Ok(zeroizing_bytes(zeroize::Zeroizing::new(bytes)))
+                    })
+                    .boxed()),
                     Segment::Attachment { length, .. } => {
                         let file = tokio::fs::File::open(&content).await?;
                         use tokio::io::AsyncReadExt as _;
