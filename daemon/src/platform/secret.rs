@@ -12,10 +12,18 @@
 //!   the request was written is what zeroizes it, not a copy that outlives
 //!   the call.
 //!
-//! What this does not reach: rustls encrypts the plaintext in its own
-//! record buffers (in place, so what stays there is ciphertext), and the
-//! strings the caller passed in are the caller's to wipe (the secret types
-//! of `dspconnect::model` zeroize themselves).
+//! - hyper does not copy it either: over rustls the connection writes
+//!   vectored (tokio-rustls says so, reqwest's and hyper-util's wrappers
+//!   pass it on), so hyper queues the `Bytes` instead of flattening them
+//!   into its own header buffer (hyper 1.x `WriteStrategy::Queue`).
+//!
+//! What this does not reach: rustls copies the plaintext into its record
+//! buffers and encrypts it there in place (what stays is ciphertext); the
+//! card-signed requests are canonicalized inside `ihe::wssec` (C14N
+//! strings it does not wipe); a request whose MTOM layout is refused drops
+//! its envelope unwiped; and the strings the caller passed in are the
+//! caller's to wipe (the secret types of `dspconnect::model` zeroize
+//! themselves; the session's `Assertion` keeps the assertion it is given).
 
 use ihe::soap::Envelope;
 use ihe::xml::{Element, Node, NsScope};
