@@ -10,6 +10,7 @@ use ihe::xml::{Element, NsScope, ns};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::secret::{SecretBody, wipe};
 use super::transport::CallFailure;
 use super::{PlatformClient, PlatformError, SOFTWARE_ID, TIMESTAMP_LIFETIME};
 use crate::card::{CardSignError, CardSigner};
@@ -28,13 +29,15 @@ impl PlatformClient {
     /// `payload` with WS-Addressing headers, signed by the card (Timestamp,
     /// BinarySecurityToken, signature over Body and Timestamp): the card
     /// login and the activation steps. Spends `signer`'s one signature.
+    /// The serialized request (activation codes, a new password) is
+    /// zeroized once sent; the signed tree is wiped.
     pub(super) async fn card_signed(
         &self,
         signer: CardSigner,
         payload: Element,
         action: &str,
         to: &str,
-    ) -> Result<Vec<u8>, AuthError> {
+    ) -> Result<SecretBody, AuthError> {
         let envelope = Envelope::new(payload)
             .with_headers(Addressing::request(action, Uuid::new_v4(), to).to_headers());
         let params = SecurityParams {
@@ -52,7 +55,7 @@ impl PlatformClient {
                 reason: format!("the card's signature cannot be placed: {e}"),
             },
         })?;
-        Ok(signed.to_bytes())
+        Ok(SecretBody::of_element(signed.into_element()))
     }
 
     /// Reads the IdP's `samlp:Response` and checks its assertion.
@@ -85,10 +88,15 @@ impl PlatformClient {
         Assertion::new(saml)
     }
 
-    async fn login(&self, body: Vec<u8>, request_id: &str) -> Result<Assertion, AuthError> {
+    async fn login(&self, body: SecretBody, request_id: &str) -> Result<Assertion, AuthError> {
         let url = &self.profile().idp_url;
         match self.transport().soap(url, LOGIN_ACTION, body).await {
-            Ok(payload) => self.assertion_from(&payload, request_id),
+            Ok(mut payload) => {
+                let assertion = self.assertion_from(&payload, request_id);
+                // The session keeps its own copy; the answer's goes now.
+                wipe(&mut payload);
+                assertion
+            }
             Err(failure) => Err(auth_error(failure)),
         }
     }
@@ -163,12 +171,14 @@ impl Authenticator for PlatformClient {
                     ),
             );
         let url = self.profile().idp_url.clone();
-        let body = Envelope::new(request.to_element())
-            .with_headers(Addressing::request(LOGIN_ACTION, Uuid::new_v4(), &url).to_headers())
-            .with_header(security)
-            .to_bytes();
-        // The Password (zeroized on drop) goes now; the request body is
-        // handed to the HTTP client, which frees it once sent.
+        let body = SecretBody::of_envelope(
+            Envelope::new(request.to_element())
+                .with_headers(Addressing::request(LOGIN_ACTION, Uuid::new_v4(), &url).to_headers())
+                .with_header(security),
+        );
+        // The Password (zeroized on drop) goes now; the tree was wiped once
+        // serialized, and the body is zeroized when the HTTP client lets go
+        // of it.
         drop(password);
         self.login(body, &id).await
     }

@@ -8,12 +8,17 @@
 //! - [`xds`]: submissions, queries, retrieval, mode changes.
 //! - [`services`]: presence code, portal ticket, anomaly, HPD, password,
 //!   activation, and the `doctor` probe.
+//! - [`secret`]: request bodies holding secrets, zeroized once sent.
 //!
 //! Assertions are bearer tokens (the profile says so): each call carries
-//! the session's assertion unchanged in its `wsse:Security` header.
+//! the session's assertion unchanged in its `wsse:Security` header. Every
+//! request body that holds it, a password, a code de présence or an
+//! activation code is a [`SecretBody`], and the trees they are written
+//! from are wiped once serialized.
 
 mod error;
 mod login;
+mod secret;
 mod services;
 mod transport;
 mod xds;
@@ -27,6 +32,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use error::PlatformError;
+pub use secret::{SecretBody, wipe as wipe_xml};
 pub use services::{PlatformProbe, PortalTicket};
 pub use xds::RetrievedInfo;
 
@@ -111,23 +117,25 @@ impl PlatformClient {
     }
 
     /// `payload` in an envelope with WS-Addressing headers and the
-    /// assertion (bearer) in the Security header.
+    /// assertion (bearer) in the Security header, serialized; the tree
+    /// (the payload and the assertion's copy) is wiped.
     fn bearer_envelope(
         &self,
         payload: Element,
         action: &str,
         to: &str,
         assertion: &Assertion,
-    ) -> Vec<u8> {
+    ) -> SecretBody {
         let now = OffsetDateTime::now_utc();
         let timestamp_id = format!("TS-{}", Uuid::new_v4().simple());
-        Envelope::new(payload)
-            .with_headers(Addressing::request(action, Uuid::new_v4(), to).to_headers())
-            .with_header(bearer_security_header(
-                &Timestamp::new(now, TIMESTAMP_LIFETIME),
-                &timestamp_id,
-                assertion.element().clone(),
-            ))
-            .to_bytes()
+        SecretBody::of_envelope(
+            Envelope::new(payload)
+                .with_headers(Addressing::request(action, Uuid::new_v4(), to).to_headers())
+                .with_header(bearer_security_header(
+                    &Timestamp::new(now, TIMESTAMP_LIFETIME),
+                    &timestamp_id,
+                    assertion.element().clone(),
+                )),
+        )
     }
 }

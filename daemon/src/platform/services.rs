@@ -137,16 +137,21 @@ impl PlatformClient {
         assertion: &Assertion,
         patient: &Matricule,
     ) -> Result<PortalTicket, PlatformError> {
-        let answer = self
+        let mut answer = self
             .service(
                 assertion,
                 request("PortalTicketRequest", &[("PatientId", &cx(patient))]),
             )
             .await?;
-        Ok(PortalTicket {
-            url: Zeroizing::new(field(&answer, "Url")?),
-            expires_at: rfc3339_of(&field(&answer, "NotOnOrAfter")?),
-        })
+        let ticket = (|| {
+            Ok(PortalTicket {
+                url: Zeroizing::new(field(&answer, "Url")?),
+                expires_at: rfc3339_of(&field(&answer, "NotOnOrAfter")?),
+            })
+        })();
+        // The answer's copy of the one-time URL goes now.
+        super::secret::wipe(&mut answer);
+        ticket
     }
 
     pub async fn report_anomaly(

@@ -10,8 +10,10 @@ use ihe::soap::{Envelope, Fault, SoapError};
 use ihe::xml::{Element, ParseLimits};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
+use zeroize::Zeroizing;
 
 use super::PlatformError;
+use super::secret::SecretBody;
 use crate::config::PlatformProfile;
 use crate::outbox::{PlatformFault, TransportFailure, UploadFailure};
 
@@ -86,12 +88,13 @@ impl Transport {
         &self.client
     }
 
-    /// POSTs a SOAP 1.2 message and returns the answer's payload.
+    /// POSTs a SOAP 1.2 message and returns the answer's payload. The
+    /// body is zeroized when the HTTP client lets go of it.
     pub(super) async fn soap(
         &self,
         url: &str,
         action: &str,
-        envelope: Vec<u8>,
+        envelope: SecretBody,
     ) -> Result<Element, CallFailure> {
         let response = self
             .client
@@ -115,11 +118,12 @@ impl Transport {
 }
 
 /// Reads a whole answer body (bounded), failing on HTTP errors that carry
-/// no SOAP message.
+/// no SOAP message. The body (an assertion, a grant, a portal ticket…) is
+/// zeroized when dropped.
 pub(super) async fn read_body(
     url: &str,
     response: reqwest::Response,
-) -> Result<(String, Vec<u8>), CallFailure> {
+) -> Result<(String, Zeroizing<Vec<u8>>), CallFailure> {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -146,7 +150,8 @@ pub(super) async fn read_body(
             status,
         });
     }
-    Ok((content_type, body.to_vec()))
+    // Without a copy when the client's buffer is not shared.
+    Ok((content_type, Zeroizing::new(Vec::from(body))))
 }
 
 /// The payload of a SOAP answer, or the fault it carries.

@@ -21,6 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
 
+use super::secret::zeroizing_bytes;
 use super::transport::{CallFailure, error_chain, payload_of, read_body};
 use super::{PlatformClient, PlatformError};
 use crate::outbox::{
@@ -305,7 +306,9 @@ impl PlatformClient {
         let layout = MtomLayout::new(
             RootPart {
                 content_id: ROOT_CID.into(),
-                envelope,
+                // Moved out of its zeroizing buffer without a copy; the
+                // body stream puts it back into one (`zeroizing_bytes`).
+                envelope: std::mem::take(&mut *envelope.into_zeroizing()),
             },
             vec![AttachmentSpec {
                 content_id: DOCUMENT_CID.into(),
@@ -321,7 +324,12 @@ impl PlatformClient {
         let content_type = layout.content_type().to_owned();
         let length = layout.content_length();
         let sent_all = Arc::new(AtomicBool::new(false));
-        let body = body_stream(layout.into_segments(), content.to_owned(), sent_all.clone());
+        let body = body_stream(
+            layout.into_segments(),
+            content.to_owned(),
+            length,
+            sent_all.clone(),
+        );
         let response = self
             .transport()
             .client()
@@ -752,26 +760,28 @@ async fn read_answer(url: &str, response: reqwest::Response) -> Result<Element, 
 }
 
 /// The MTOM body: literal segments, and the document streamed from its
-/// spool file. `sent_all` is set once the last byte was handed over (an
-/// error after that leaves the outcome unknown).
+/// spool file. `sent_all` is set once `length` bytes (the Content-Length)
+/// were handed to the HTTP client: an error after that leaves the outcome
+/// unknown. (With a Content-Length, hyper stops polling the stream after
+/// its last byte, so the stream's end cannot be what sets the flag.)
 fn body_stream(
     segments: Vec<Segment>,
     content: std::path::PathBuf,
+    length: u64,
     sent_all: Arc<AtomicBool>,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    let mut handed_over = 0u64;
     futures_util::stream::iter(segments)
         .then(move |segment| {
             let content = content.clone();
             async move {
                 match segment {
-                    Segment::Bytes(bytes) => {
-                        Ok(
-                            futures_util::stream::once(
-                                async move { Ok(bytes::Bytes::from(bytes)) },
-                            )
-                            .boxed(),
-                        )
-                    }
+                    // The envelope holds the assertion: zeroized when
+                    // hyper drops it.
+                    Segment::Bytes(bytes) => Ok(futures_util::stream::once(async move {
+                        Ok(zeroizing_bytes(zeroize::Zeroizing::new(bytes)))
+                    })
+                    .boxed()),
                     Segment::Attachment { length, .. } => {
                         let file = tokio::fs::File::open(&content).await?;
                         use tokio::io::AsyncReadExt as _;
@@ -789,8 +799,51 @@ fn body_stream(
             Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
         })
         .flatten()
-        .chain(futures_util::stream::once(async move {
-            sent_all.store(true, Ordering::SeqCst);
-            Ok(bytes::Bytes::new())
-        }))
+        .map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                handed_over += bytes.len() as u64;
+                if handed_over >= length {
+                    sent_all.store(true, Ordering::SeqCst);
+                }
+            }
+            chunk
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flag that makes a lost answer an unknown outcome is set when the
+    /// last of the Content-Length's bytes is handed over, without the
+    /// stream's end ever being polled (hyper does not poll it when the
+    /// length is known).
+    #[tokio::test]
+    async fn sent_all_is_set_by_the_last_byte_not_by_the_end_of_the_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let content = dir.path().join("document");
+        std::fs::write(&content, vec![b'x'; 150 * 1024]).unwrap();
+        let segments = vec![
+            Segment::Bytes(b"--head--".to_vec()),
+            Segment::Attachment {
+                index: 0,
+                length: 150 * 1024,
+            },
+            Segment::Bytes(b"--tail--".to_vec()),
+        ];
+        let length = 8 + 150 * 1024 + 8;
+        let sent_all = Arc::new(AtomicBool::new(false));
+        let mut stream = Box::pin(body_stream(segments, content, length, sent_all.clone()));
+        let mut seen = 0u64;
+        while seen < length {
+            assert!(
+                !sent_all.load(Ordering::SeqCst),
+                "set after {seen} of {length} bytes"
+            );
+            let chunk = stream.next().await.expect("a chunk").expect("bytes");
+            seen += chunk.len() as u64;
+        }
+        assert_eq!(seen, length);
+        assert!(sent_all.load(Ordering::SeqCst));
+    }
 }
