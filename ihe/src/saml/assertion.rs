@@ -180,6 +180,21 @@ pub struct Assertion {
     element: Element,
 }
 
+/// An assertion is a bearer token for as long as it is valid: whoever
+/// holds its XML acts as its subject. Its copy is wiped when dropped.
+impl Drop for Assertion {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.element.zeroize();
+        self.id.zeroize();
+        self.subject.value.zeroize();
+        self.session_index.zeroize();
+        for attribute in &mut self.attributes {
+            attribute.values.zeroize();
+        }
+    }
+}
+
 impl Assertion {
     /// Reads `el` (a `saml:Assertion` whose parent's namespace scope is
     /// `parent_scope`) WITHOUT checking its signature; keeps a
@@ -264,8 +279,10 @@ impl Assertion {
         &self.element
     }
 
+    /// The element, handed over (the assertion's own copy is wiped when it
+    /// drops: the caller now holds the token).
     pub fn into_element(self) -> Element {
-        self.element
+        self.element.clone()
     }
 
     /// The first attribute named `name`.

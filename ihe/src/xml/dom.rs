@@ -58,6 +58,33 @@ pub struct Element {
     pub children: Vec<Node>,
 }
 
+impl zeroize::Zeroize for Element {
+    /// Overwrites every string of the tree (names, namespaces, attribute
+    /// values, text) with zeros: for trees that carried a bearer token or
+    /// another secret.
+    fn zeroize(&mut self) {
+        self.prefix.zeroize();
+        self.local.zeroize();
+        self.ns.zeroize();
+        for decl in &mut self.ns_decls {
+            decl.prefix.zeroize();
+            decl.uri.zeroize();
+        }
+        for attr in &mut self.attrs {
+            attr.prefix.zeroize();
+            attr.local.zeroize();
+            attr.ns.zeroize();
+            attr.value.zeroize();
+        }
+        for child in &mut self.children {
+            match child {
+                Node::Element(child) => child.zeroize(),
+                Node::Text(text) => text.zeroize(),
+            }
+        }
+    }
+}
+
 pub(crate) fn qualified(prefix: Option<&str>, local: &str) -> String {
     match prefix {
         Some(p) => format!("{p}:{local}"),
@@ -316,5 +343,33 @@ impl fmt::Display for Element {
     /// The element as a standalone XML fragment (see [`crate::xml::to_string`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&crate::xml::write::to_string(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zeroize::Zeroize;
+
+    use crate::xml::{ParseLimits, parse};
+
+    #[test]
+    fn zeroize_leaves_no_string_of_the_tree() {
+        let mut tree = parse(
+            br#"<a:Assertion xmlns:a="urn:x" ID="secret-id"><a:NameID>2854201475</a:NameID><b x="token"/></a:Assertion>"#,
+            &ParseLimits::SOAP,
+        )
+        .unwrap();
+        tree.zeroize();
+        let debug = format!("{tree:?}");
+        for secret in [
+            "secret-id",
+            "2854201475",
+            "token",
+            "urn:x",
+            "Assertion",
+            "NameID",
+        ] {
+            assert!(!debug.contains(secret), "{secret} survived: {debug}");
+        }
     }
 }
