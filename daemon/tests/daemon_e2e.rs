@@ -635,3 +635,91 @@ fn a_report_written_to_the_drop_folder_reaches_the_dsp_once() {
         1
     );
 }
+
+/// Waits until `name` is in `sub` of the drop folder.
+fn wait_in(folder: &std::path::Path, sub: &str, name: &str, daemon: &Daemon) -> std::path::PathBuf {
+    let path = folder.join(sub).join(name);
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never in {sub}/; failed/: {:?}\n{}",
+            std::fs::read_dir(folder.join("failed"))
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+                .unwrap_or_default(),
+            daemon.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    path
+}
+
+#[test]
+fn a_dropped_report_for_a_patient_seen_with_a_presence_code_uploads_under_the_grant() {
+    let sandbox = ExternalSandbox::start();
+    let home = DaemonHome::new();
+    let (card, pin) = sandbox.export_card(REFERENT_GP, sandbox.dir.path());
+    let folder = home.path("home").join("DSP");
+    std::fs::create_dir_all(&folder).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let watched = folder.clone();
+    home.write_config(sandbox.profile(), move |c| {
+        c.drop_folder.path = Some(watched)
+    });
+    let daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
+    let mut client = daemon.client();
+    unlock(&mut client, &pin);
+    let drop_report = |name: &str| {
+        std::fs::write(
+            folder.join(format!("{name}.dsp.json")),
+            serde_json::json!({
+                "patient": TOM,
+                "title": name,
+                "mode": "normal",
+                "patient_statement": {"informed_and_agrees": true}
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let tmp = folder.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, pdf(20_000, name.len() as u8)).unwrap();
+        std::fs::rename(&tmp, folder.join(name)).unwrap();
+    };
+
+    // No relation to Tom: the report fails with how to open access.
+    drop_report("avant.pdf");
+    let error = wait_in(&folder, "failed", "avant.pdf.error.json", &daemon);
+    let error = std::fs::read_to_string(error).unwrap();
+    assert!(error.contains("dspctl access"), "{error}");
+
+    // With Tom's code de présence (given through the IPC, never a file),
+    // the next report uploads under the consultation grant.
+    let code = sandbox.presence_code(TOM);
+    client
+        .call::<PatientAccess>(&PatientAccessParams {
+            patient: TOM.to_owned(),
+            presence_code: SecretString::new(code),
+        })
+        .unwrap();
+    drop_report("apres.pdf");
+    let receipt = wait_in(&folder, "sent", "apres.pdf.receipt.json", &daemon);
+    let receipt: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(receipt).unwrap()).unwrap();
+    let unique_id = receipt["uniqueId"].as_str().unwrap_or_default().to_owned();
+    let tom_docs = client
+        .call::<List>(&ListParams {
+            patient: TOM.to_owned(),
+            ..ListParams::default()
+        })
+        .unwrap();
+    assert!(
+        tom_docs
+            .documents
+            .iter()
+            .any(|d| d.title == "apres.pdf" && d.unique_id == unique_id),
+        "{receipt}\n{tom_docs:?}"
+    );
+}

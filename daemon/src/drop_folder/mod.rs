@@ -27,6 +27,7 @@ pub mod sidecar;
 mod worker;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::sync::watch;
@@ -179,6 +180,24 @@ pub fn spawn_drop_folder(
     owner: watch::Receiver<Option<Owner>>,
     context: ResolveContext,
 ) -> Result<DropFolderHandle, DropFolderError> {
+    spawn_drop_folder_with_access(config, outbox, owner, context, Arc::new(|_, _| None))
+}
+
+/// The professional's current consultation grant for a patient (from a
+/// code de présence given through `dspctl access`), if any: a document
+/// dropped for that patient uploads under it, as a push through the IPC
+/// does. The drop folder never reads codes from files.
+pub type AccessLookup =
+    Arc<dyn Fn(&Owner, &str) -> Option<crate::outbox::AccessBasis> + Send + Sync>;
+
+/// [`spawn_drop_folder`], with the daemon's consultation grants.
+pub fn spawn_drop_folder_with_access(
+    config: &DropFolderConfig,
+    outbox: Outbox,
+    owner: watch::Receiver<Option<Owner>>,
+    context: ResolveContext,
+    access: AccessLookup,
+) -> Result<DropFolderHandle, DropFolderError> {
     let root = config.path.clone().ok_or(DropFolderError::NotConfigured)?;
     let dirs = layout::prepare(&root, config.allow_writable_by_others)?;
     let window = time::Duration::days(config.duplicate_window_days.into());
@@ -205,6 +224,7 @@ pub fn spawn_drop_folder(
         context_rx,
         status_tx,
         jobs,
+        access,
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -164,6 +164,7 @@ pub(super) struct Worker {
     closed: HashMap<PathBuf, SystemTime>,
     counters: DropFolderStatus,
     window: time::Duration,
+    access: super::AccessLookup,
 }
 
 impl Worker {
@@ -177,6 +178,7 @@ impl Worker {
         context: watch::Receiver<ResolveContext>,
         status: watch::Sender<DropFolderStatus>,
         jobs: broadcast::Receiver<Job>,
+        access: super::AccessLookup,
     ) -> Worker {
         let window = time::Duration::days(config.duplicate_window_days.into());
         Worker {
@@ -192,6 +194,7 @@ impl Worker {
             closed: HashMap::new(),
             counters: DropFolderStatus::default(),
             window,
+            access,
         }
     }
 
@@ -762,12 +765,13 @@ impl Worker {
         prepared: sidecar::Resolved,
         owner: Owner,
     ) {
+        let access = (self.access)(&owner, &prepared.metadata.patient);
         let request = EnqueueRequest {
             source: ContentSource::Path(queued.to_owned()),
             metadata: prepared.metadata,
             replaces: prepared.replaces,
             owner,
-            access: None,
+            access,
             context: self.context.borrow().clone(),
         };
         let origin = JobOrigin {

@@ -81,7 +81,7 @@ pub(crate) struct Core {
     pub(crate) audit: Arc<AuditLog>,
     pub(crate) reads: reads::OpenReads,
     pub(crate) visits: visits::Visits,
-    pub(crate) grants: grants::Grants,
+    pub(crate) grants: Arc<grants::Grants>,
     pub(crate) sandbox: bool,
 }
 
@@ -145,13 +145,16 @@ pub async fn run(
     );
     forward_job_events(&outbox, &events);
 
+    let grants = Arc::new(grants::Grants::default());
     let drop_folder = match &config.drop_folder.path {
         Some(path) => {
-            let handle = crate::drop_folder::spawn_drop_folder(
+            let lookup = grants.clone();
+            let handle = crate::drop_folder::spawn_drop_folder_with_access(
                 &config.drop_folder,
                 outbox.clone(),
                 session.watch_owner(),
                 crate::outbox::ResolveContext::from_profile(&profile),
+                Arc::new(move |owner, patient| lookup.current(&owner.ehealth_id, patient)),
             )?;
             tracing::info!(folder = %path.display(), "drop folder watched");
             Some(handle)
@@ -172,7 +175,7 @@ pub async fn run(
         audit,
         reads: reads::OpenReads::default(),
         visits: visits::Visits::open(&config.outbox.spool_dir),
-        grants: grants::Grants::default(),
+        grants,
         sandbox,
     });
 
