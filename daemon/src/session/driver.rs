@@ -589,7 +589,10 @@ impl<A: Authenticator> Driver<A> {
                             None
                         }
                     };
-                    let snapshot = self.snapshot.subscribe();
+                    // The answer is the state the lock made, taken now: the
+                    // published snapshot is updated only after this loop, and
+                    // the card may answer first (a race seen under load).
+                    let locked = self.machine.session_info();
                     let handle = self.card.clone();
                     tokio::spawn(async move {
                         if let Err(error) = handle.reset_security_state(card).await {
@@ -597,7 +600,7 @@ impl<A: Authenticator> Driver<A> {
                             tracing::debug!(%error, "resetting the card's security state");
                         }
                         if let Some(reply) = reply {
-                            let _ = reply.send(Ok(snapshot.borrow().session.clone()));
+                            let _ = reply.send(Ok(locked));
                         }
                     });
                 }
