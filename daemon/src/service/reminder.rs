@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use dspconnect::ipc::protocol::{DocumentSummary, Event, JobState, ListParams};
+use dspconnect::ipc::protocol::{DocumentSummary, Event, Job, JobState, ListParams};
 use dspconnect::model::{ConfidentialityMode, Matricule};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -121,6 +121,10 @@ struct Kept {
     patients: BTreeMap<String, BTreeSet<String>>,
     /// Professional → uniqueId → when it was last reminded (Unix seconds).
     reminded: BTreeMap<String, BTreeMap<String, i64>>,
+    /// The outbox jobs already taken into `patients` (so that a patient,
+    /// once forgotten, is not taken again from the same job).
+    #[serde(default)]
+    jobs: BTreeSet<String>,
 }
 
 pub(crate) struct Reminders {
@@ -170,15 +174,27 @@ impl Reminders {
         self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Remembers that `professional` uploaded a Visite d'annonce document for `patient`.
-    pub(crate) fn track(&self, professional: &str, patient: &str) {
+    /// Remembers the patient of a registered Visite d'annonce job, once per job.
+    pub(crate) fn track(&self, job: &Job) {
+        if job.mode != ConfidentialityMode::VisiteAnnonce || job.state != JobState::Done {
+            return;
+        }
         let mut kept = self.lock();
-        if kept
-            .patients
-            .entry(professional.to_owned())
-            .or_default()
-            .insert(patient.to_owned())
-        {
+        if kept.jobs.insert(job.job_id.clone()) {
+            kept.patients
+                .entry(job.professional.clone())
+                .or_default()
+                .insert(job.patient.clone());
+            self.save(&kept);
+        }
+    }
+
+    /// Forgets the jobs the outbox no longer has (`present`: all it has).
+    fn prune_jobs(&self, present: &BTreeSet<&str>) {
+        let mut kept = self.lock();
+        let before = kept.jobs.len();
+        kept.jobs.retain(|id| present.contains(id.as_str()));
+        if kept.jobs.len() != before {
             self.save(&kept);
         }
     }
@@ -271,13 +287,7 @@ pub(crate) fn spawn(
                 () = reminders.wake.notified() => true,
                 event = jobs.recv() => {
                     match event {
-                        Ok(Event::Job { job }) => {
-                            if job.mode == ConfidentialityMode::VisiteAnnonce
-                                && job.state == JobState::Done
-                            {
-                                reminders.track(&job.professional, &job.patient);
-                            }
-                        }
+                        Ok(Event::Job { job }) => reminders.track(&job),
                         Ok(_) => {}
                         Err(broadcast::error::RecvError::Lagged(_)) => catch_up(&core, &reminders),
                         Err(broadcast::error::RecvError::Closed) => break,
@@ -295,11 +305,11 @@ pub(crate) fn spawn(
 /// The outbox's registered Visite d'annonce jobs (those done while the
 /// task was not listening).
 fn catch_up(core: &Core, reminders: &Reminders) {
-    for job in core.outbox.jobs() {
-        if job.mode == ConfidentialityMode::VisiteAnnonce && job.state == JobState::Done {
-            reminders.track(&job.professional, &job.patient);
-        }
+    let jobs = core.outbox.jobs();
+    for job in &jobs {
+        reminders.track(job);
     }
+    reminders.prune_jobs(&jobs.iter().map(|j| j.job_id.as_str()).collect());
 }
 
 /// One check: lists the tracked patients' documents and sends the reminder
@@ -490,11 +500,57 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = dir.path().join("spool");
         let r = Reminders::open(&spool);
-        r.track("SBX1001", "1945093006704");
-        r.track("SBX1001", "2005062201818");
+        let job = |id: &str, patient: &str, mode, state| Job {
+            job_id: id.into(),
+            state,
+            unique_id: format!("2.25.{id}"),
+            patient: patient.into(),
+            title: "t".into(),
+            mode,
+            professional: "SBX1001".into(),
+            replaces: None,
+            attempts: 1,
+            size: 1,
+            sent: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            error: None,
+        };
+        let marie = job(
+            "1",
+            "1945093006704",
+            ConfidentialityMode::VisiteAnnonce,
+            JobState::Done,
+        );
+        let tom = job(
+            "2",
+            "2005062201818",
+            ConfidentialityMode::VisiteAnnonce,
+            JobState::Done,
+        );
+        r.track(&marie);
+        r.track(&tom);
+        r.track(&job(
+            "3",
+            "1234567890123",
+            ConfidentialityMode::Normal,
+            JobState::Done,
+        ));
+        r.track(&job(
+            "4",
+            "1234567890124",
+            ConfidentialityMode::VisiteAnnonce,
+            JobState::Queued,
+        ));
         r.forget("SBX1001", &["2005062201818".to_owned()]);
         let reopened = Reminders::open(&spool);
         assert_eq!(reopened.patients("SBX1001"), vec!["1945093006704"]);
         assert!(reopened.patients("SBX1002").is_empty());
+        // The same job does not bring a forgotten patient back.
+        reopened.track(&tom);
+        assert_eq!(reopened.patients("SBX1001"), vec!["1945093006704"]);
+        // Once the outbox forgot the job, its id goes too.
+        reopened.prune_jobs(&["1"].into_iter().collect());
+        assert_eq!(reopened.lock().jobs.len(), 1);
     }
 }
