@@ -369,7 +369,7 @@ async fn check(
             },
         );
         record.professional = EHealthId::new(&professional).ok();
-        record.patient = PatientMatricule::new(&matricule.as_digits()).ok();
+        record.patient = PatientMatricule::new(matricule.as_digits()).ok();
         record.mode = Some(ConfidentialityMode::VisiteAnnonce);
         record.error_code = result.as_ref().err().map(|e| e.code());
         if let Err(e) = core.audit.record(&record) {
