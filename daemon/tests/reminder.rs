@@ -189,13 +189,13 @@ fn relock(client: &mut Client, pin: &str) {
     unlock(client, pin);
 }
 
-/// The next `notice` events within `wait`.
+/// The next reminder `notice` events within `wait`.
 fn notices(events: &mut Client, wait: Duration) -> Vec<String> {
     let deadline = Instant::now() + wait;
     let mut out = Vec::new();
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match events.next_event(left).expect("events") {
-            Some(Event::Notice { message }) => out.push(message),
+            Some(Event::Notice { message }) if message.starts_with(SUMMARY) => out.push(message),
             Some(_) => {}
             None => break,
         }
@@ -203,8 +203,15 @@ fn notices(events: &mut Client, wait: Duration) -> Vec<String> {
     out
 }
 
+/// The reminders shown (the tray may show others, e.g. about the card).
 fn shown(n: &Notifications) -> Vec<(String, String)> {
-    n.shown.lock().unwrap().clone()
+    n.shown
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(summary, _)| summary == SUMMARY)
+        .cloned()
+        .collect()
 }
 
 fn wait_shown(n: &Notifications, count: usize) -> Vec<(String, String)> {
@@ -403,5 +410,29 @@ fn documents_left_in_visite_annonce_are_reminded_once() {
     );
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(shown(&notifications).len(), 2);
+
+    // Each list the reminder made is in the audit log.
+    let audited = all_bytes_under(&home.audit_dir())
+        .into_iter()
+        .flat_map(|(_, bytes)| {
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| l.contains("\"document_list\"") && l.contains("\"visite_annonce\""))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>();
+    // Checks 2 to 4 listed both patients (the fourth dropped Tom, whose
+    // document had changed), the fifth Marie only (then dropped her).
+    assert_eq!(audited.len(), 7, "{audited:#?}");
+    assert_eq!(
+        audited.iter().filter(|l| l.contains(TOM)).count(),
+        3,
+        "{audited:#?}"
+    );
+    assert!(
+        audited.iter().all(|l| l.contains(REFERENT_GP)),
+        "{audited:#?}"
+    );
     assert!(notices(&mut events, Duration::from_secs(1)).is_empty());
 }
