@@ -17,6 +17,7 @@ mod grants;
 mod handlers;
 mod live;
 mod reads;
+mod reminder;
 pub mod startup;
 mod visits;
 
@@ -82,6 +83,7 @@ pub(crate) struct Core {
     pub(crate) reads: reads::OpenReads,
     pub(crate) visits: visits::Visits,
     pub(crate) grants: Arc<grants::Grants>,
+    pub(crate) reminders: Arc<reminder::Reminders>,
     pub(crate) sandbox: bool,
 }
 
@@ -176,8 +178,10 @@ pub async fn run(
         reads: reads::OpenReads::default(),
         visits: visits::Visits::open(&config.outbox.spool_dir),
         grants,
+        reminders: Arc::new(reminder::Reminders::open(&config.outbox.spool_dir)),
         sandbox,
     });
+    reminder::spawn(core.clone(), core.reminders.clone(), events.clone());
 
     let (reload_tx, reload_rx) = mpsc::channel(8);
     let _config_watcher = match watch(&options.config, config.clone(), reload_tx) {
@@ -340,6 +344,13 @@ async fn apply_reloads(
                 "these settings apply after a restart of dspconnectd"
             );
         }
-        *core.config.lock().unwrap_or_else(PoisonError::into_inner) = new;
+        let days = new.tray.visite_annonce_reminder_days;
+        let before = std::mem::replace(
+            &mut *core.config.lock().unwrap_or_else(PoisonError::into_inner),
+            new,
+        );
+        if before.tray.visite_annonce_reminder_days != days {
+            core.reminders.check_now();
+        }
     }
 }

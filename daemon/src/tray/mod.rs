@@ -522,12 +522,23 @@ fn on_event(
             model.status = Some(s);
             n
         }
-        Event::Notice { message } => Some(Notification {
-            summary: "dspconnect".into(),
-            body: message.clone(),
-            level: Level::Normal,
-            icon: "dialog-information",
-        }),
+        Event::Notice { message } => Some(notice(message)),
+    }
+}
+
+/// A notice as a notification: a notice of several lines has its summary
+/// on the first (the Visite d'annonce reminder), else the summary is the
+/// program's name.
+fn notice(message: &str) -> Notification {
+    let (summary, body) = match message.split_once('\n') {
+        Some((summary, body)) if !summary.trim().is_empty() => (summary.trim(), body.trim()),
+        _ => ("dspconnect", message),
+    };
+    Notification {
+        summary: summary.to_owned(),
+        body: body.to_owned(),
+        level: Level::Normal,
+        icon: "dialog-information",
     }
 }
 
@@ -571,5 +582,20 @@ fn open_in_file_manager(path: PathBuf) {
         Err(error) => {
             tracing::info!(%error, path = %path.display(), "xdg-open is not available to open the folder");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notice_of_several_lines_has_its_own_summary() {
+        let n = notice("Documents still in Visite d'annonce\n2 of your documents are …");
+        assert_eq!(n.summary, "Documents still in Visite d'annonce");
+        assert_eq!(n.body, "2 of your documents are …");
+        let n = notice("5 job updates were missed");
+        assert_eq!(n.summary, "dspconnect");
+        assert_eq!(n.body, "5 job updates were missed");
     }
 }
