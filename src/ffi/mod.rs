@@ -18,10 +18,26 @@
 // change nothing for C callers.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+mod account;
 mod client;
+mod documents;
 mod error;
+mod events;
 mod strings;
 
+pub use account::*;
 pub use client::*;
+pub use documents::*;
 pub use error::*;
+pub use events::*;
 pub use strings::*;
+
+/// Test support, not part of the C ABI.
+#[doc(hidden)]
+pub mod testing {
+    /// Makes the next exported call on this thread panic inside its panic
+    /// boundary (which must turn it into `DSP_E_PANIC`).
+    pub fn panic_in_next_call() {
+        super::error::PANIC_NEXT_CALL.with(|p| p.set(true));
+    }
+}
