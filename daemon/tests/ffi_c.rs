@@ -226,6 +226,17 @@ fn the_python_binding_pushes_a_report_through_the_library() {
     assert!(stdout.contains("sandbox=True"), "{stdout}");
     assert!(stdout.contains(": DONE"), "{stdout}");
     assert!(stdout.contains("Compte rendu (Python)"), "{stdout}");
+    assert!(stdout.contains("job status DONE, "), "{stdout}");
+    assert!(
+        stdout.contains(" bytes, application/pdf, identical"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("hpd: SBX1002 "), "{stdout}");
+    assert!(stdout.contains("events by callback: "), "{stdout}");
+    assert!(
+        !stdout.contains("events by callback: 0 job, 0 session"),
+        "the callback received events: {stdout}"
+    );
     assert!(
         stdout.contains("refused: code 300 field metadata.patient"),
         "{stdout}"

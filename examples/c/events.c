@@ -113,6 +113,9 @@ int main(int argc, char **argv) {
     dsp_error *error = dsp_connect(argv[1][0] ? argv[1] : NULL, 30000, &client);
     if (error) return fail("connect", error);
     seen.client = client;
+    /* Start locked, so that the unlock below changes the session (it may
+       already be locked: that error does not matter). */
+    dsp_error_free(dsp_lock(client));
     if ((error = dsp_set_event_callback(client, on_event, &seen))) return fail("callback", error);
     if ((error = dsp_unlock(client, argv[2]))) return fail("unlock", error);
 
@@ -239,6 +242,9 @@ int main(int argc, char **argv) {
     /* Registered again, then the client freed: nothing after free returns. */
     if ((error = dsp_set_event_callback(client, on_event, &seen))) return fail("callback", error);
     if ((error = dsp_unlock(client, argv[2]))) return fail("unlock", error);
+    /* Locked again (events on their way while the client is freed), so
+       that the next run's unlock changes the session too. */
+    if ((error = dsp_lock(client))) return fail("lock", error);
     dsp_client_free(client);
     pthread_mutex_lock(&seen.lock);
     seen.freed = 1;

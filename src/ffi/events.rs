@@ -37,13 +37,21 @@ struct UserData(*mut c_void);
 // host's callback, on the thread the documentation names.
 unsafe impl Send for UserData {}
 
+thread_local! {
+    /// On an event thread: the address of its stop flag (0 elsewhere). Not
+    /// `std::thread::current()`, which allocates a handle on a host thread
+    /// that is never freed.
+    static EVENT_THREAD_FLAG: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Stops an event thread and waits for it to end, unless this is that
 /// thread (a callback unregistering itself or freeing its client): then it
 /// ends as soon as the running callback returns.
 pub(super) fn stop(thread: Option<EventThread>) {
     let Some(thread) = thread else { return };
     thread.stop.store(true, Ordering::Release);
-    if thread.handle.thread().id() != std::thread::current().id() {
+    let own = Arc::as_ptr(&thread.stop) as usize;
+    if EVENT_THREAD_FLAG.with(|f| f.get()) != own {
         // The thread only ends by itself; a panic in it has already been
         // reported by the panic hook and must not cross into the host.
         let _ = thread.handle.join();
@@ -64,6 +72,7 @@ fn run(
     user_data: UserData,
     stop: Arc<AtomicBool>,
 ) {
+    EVENT_THREAD_FLAG.with(|f| f.set(Arc::as_ptr(&stop) as usize));
     while !stop.load(Ordering::Acquire) {
         let (event, last) = match connection.next_event(STOP_POLL) {
             Ok(Some(event)) => (event, false),
