@@ -112,7 +112,6 @@ impl Drop for Daemon {
 fn start_daemon() -> Result<Daemon, String> {
     let binary = daemon_binary()?;
     let home = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let socket = home.path().join("d.sock");
     let sub = |s: &str| {
         let p = home.path().join(s);
         let _ = std::fs::create_dir_all(&p);
@@ -124,6 +123,8 @@ fn start_daemon() -> Result<Daemon, String> {
         use std::os::unix::fs::PermissionsExt as _;
         let _ = std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700));
     }
+    // The daemon makes the socket's folder itself, closed to others.
+    let socket = runtime.join("dspconnect").join("dspconnectd.sock");
     let stderr = std::fs::File::create(home.path().join("daemon.err"))
         .map_err(|e| format!("log file: {e}"))?;
     let child = Command::new(&binary)

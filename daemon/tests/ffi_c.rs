@@ -356,3 +356,85 @@ fn the_c_examples_run_against_the_daemon_and_under_valgrind() {
         assert!(stdout.contains("(done)"), "valgrind: {valgrind}\n{stdout}");
     }
 }
+
+/// The account calls from C against the daemon (under valgrind when it is
+/// there): the pending professional activates the account with the card
+/// and the letter, opens a password session (no documents in it), changes
+/// the password; wrong inputs answer their codes.
+#[test]
+fn the_c_account_example_activates_logs_in_and_changes_the_password() {
+    let lib = library_dir();
+    let out = tempfile::tempdir().unwrap();
+    let program = out.path().join("account");
+    compile_c("examples/c/account.c", &program, &lib);
+
+    let sandbox = ExternalSandbox::start();
+    let letter = sandbox
+        .activation_letter
+        .clone()
+        .expect("the demo letter's code at first start");
+    let home = DaemonHome::new();
+    let (card, pin) = sandbox.export_card("SBX1005", sandbox.dir.path());
+    home.write_config(sandbox.profile(), |_| {});
+    let daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
+    let matricule = sandbox
+        .store()
+        .professional(&dspconnect_sandbox::policy::EHealthId::new("SBX1005").unwrap())
+        .unwrap()
+        .expect("SBX1005 in the HPD")
+        .matricule
+        .to_string();
+    let email = "dr.pending@example.lu";
+    let valgrind = have_valgrind();
+    let os = std::ffi::OsStr::new;
+
+    let stdout = run_c(
+        &program,
+        &[
+            daemon.socket.as_os_str(),
+            os(&pin),
+            os("activate"),
+            os(&letter),
+            os(&matricule),
+            os(email),
+        ],
+        valgrind,
+        &daemon,
+    );
+    assert!(
+        stdout.contains("unlock before activation: code 502"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("wrong letter code: code 509"), "{stdout}");
+    assert!(stdout.contains("activation code sent to "), "{stdout}");
+
+    let email_code = sandbox.mailed_code(email);
+    let stdout = run_c(
+        &program,
+        &[
+            daemon.socket.as_os_str(),
+            os(&pin),
+            os("confirm"),
+            os(&letter),
+            os(&matricule),
+            os(&email_code),
+            os("Neues-Passwort-2026"),
+            os("Noch-ein-Passwort-2027"),
+        ],
+        valgrind,
+        &daemon,
+    );
+    assert!(stdout.contains("activated SBX1005"), "{stdout}");
+    assert!(
+        stdout.contains("password session: state 9 (password)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("documents in a password session: code 412"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("weak password: code 311"), "{stdout}");
+    assert!(stdout.contains("password changed"), "{stdout}");
+    assert!(stdout.contains("old password: code "), "{stdout}");
+    assert!(stdout.contains("new password session: state 9"), "{stdout}");
+}
