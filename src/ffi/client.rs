@@ -283,6 +283,40 @@ pub extern "C" fn dsp_client_free(client: *mut dsp_client) {
     }
 }
 
+/// `status` as `dsp_status_get` reads it: only the fields it reports
+/// (the others are skipped without being stored; the C ABI is polled often).
+struct StatusFields;
+
+impl Method for StatusFields {
+    const NAME: &'static str = StatusMethod::NAME;
+    type Params = Empty;
+    type Result = StatusView;
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StatusView {
+    sandbox: bool,
+    card: CardView,
+    session: SessionView,
+    outbox: OutboxSummary,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CardView {
+    reader_present: bool,
+    card_present: bool,
+    pinpad: bool,
+    #[serde(default)]
+    pin_tries_left: Option<u8>,
+    blocked: bool,
+    swapped: bool,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SessionView {
+    state: SessionState,
+}
+
 /// Fills `*out` with the daemon's status.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsp_status_get(
@@ -292,7 +326,7 @@ pub extern "C" fn dsp_status_get(
     guard(|| {
         // SAFETY: handle contract.
         let client = unsafe { client_ref(client) }?;
-        let status = client.call::<StatusMethod>(&Empty {})?;
+        let status = client.call::<StatusFields>(&Empty {})?;
         let value = dsp_status {
             sandbox: status.sandbox,
             reader_present: status.card.reader_present,
