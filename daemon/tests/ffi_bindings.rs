@@ -213,6 +213,16 @@ fn push_example(
     );
     assert!(stdout.contains("sandbox=1 card_present=1"), "{context}");
     assert!(stdout.contains("job state Done"), "{context}");
+    let size = std::fs::metadata(report).expect("the report").len();
+    assert!(
+        stdout.contains(&format!("job status Done, {size} of {size} bytes")),
+        "{context}"
+    );
+    assert!(
+        stdout.contains(&format!("read back {size} bytes, application/pdf")),
+        "{context}"
+    );
+    assert!(stdout.contains("hpd: SBX1002 "), "{context}");
     assert!(
         stdout.contains(&format!("{title}  mode Restreint")),
         "{context}"
