@@ -386,7 +386,9 @@ fn the_c_account_example_activates_logs_in_and_changes_the_password() {
         .to_string();
     let email = "dr.pending@example.lu";
     let valgrind = have_valgrind();
-    let os = std::ffi::OsStr::new;
+    fn os(s: &str) -> &std::ffi::OsStr {
+        std::ffi::OsStr::new(s)
+    }
 
     let stdout = run_c(
         &program,

@@ -73,6 +73,9 @@ int main(int argc, char **argv) {
         printf("activated %s\n", ehealth_id);
         dsp_string_free(ehealth_id);
 
+        /* Active now, the verified card opens its session: a password
+           session (less access) needs it locked first. */
+        if ((error = dsp_lock(client))) return fail("lock", error);
         dsp_session_state state = DSP_SESSION_NO_CARD;
         if ((error = dsp_password_login(client, matricule, password, &state)))
             return fail("password login", error);
