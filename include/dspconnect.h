@@ -80,6 +80,23 @@ typedef struct dsp_client dsp_client;
 // `dsp_error_free()`.
 typedef struct dsp_error dsp_error;
 
+// One professional of the HPD directory.
+typedef struct {
+  char *ehealth_id;
+  char *name;
+  // NULL when the directory does not say.
+  char *profession;
+  // NULL when the directory does not say.
+  char *specialty;
+} dsp_professional;
+
+// The professionals of `dsp_hpd_lookup`; free with
+// `dsp_professional_list_free()`.
+typedef struct {
+  dsp_professional *professionals;
+  uintptr_t count;
+} dsp_professional_list;
+
 // The daemon, card and session at a glance (`dsp_status_get`).
 typedef struct {
   // Nothing reaches the real DSP: the platform is the sandbox.
@@ -138,9 +155,82 @@ typedef struct {
   uintptr_t count;
 } dsp_document_list;
 
+// A job's state as `dsp_job_status` reports it. The caller sets `size`
+// to `sizeof(dsp_job_info)` before the call (another value is
+// `DSP_E_STRUCT_VERSION`: the struct may grow in later versions).
+typedef struct {
+  // `sizeof(dsp_job_info)`, set by the caller.
+  uint32_t size;
+  dsp_job_state state;
+  // Upload attempts so far.
+  uint32_t attempts;
+  // A FAILED or CONFLICT job's error code (`dsp_code`), else 0.
+  uint32_t error_code;
+  // The document's size in bytes.
+  uint64_t document_size;
+  // Bytes sent in the current attempt.
+  uint64_t sent;
+} dsp_job_info;
+
+// An event callback: `event_json` is one event as JSON (`{"kind": "job",
+// …}`, docs/ipc.md "Events"), UTF-8 and NUL-terminated, valid only during
+// the call; `user_data` is what was given to `dsp_set_event_callback`.
+typedef void (*dsp_event_callback)(const char *event_json, void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Opens a password session with the professional's matricule and
+// platform password: account and directory only, never DSP documents
+// (those answer `DSP_E_PASSWORD_SESSION_LIMITED`). `*state` (may be NULL)
+// receives the new session state (`DSP_SESSION_PASSWORD`). The library
+// keeps no copy of the password.
+dsp_error *dsp_password_login(const dsp_client *client,
+                              const char *matricule,
+                              const char *password,
+                              dsp_session_state *state);
+
+// First step of activating the professional's account: the code of the
+// Agence eSanté's letter, the professional's matricule and an e-mail
+// address they can read now; the request is signed with the card.
+// `*email_sent_to` (the address, partly masked) and `*code_expires_at`
+// (RFC 3339) may each be NULL when not wanted; free them with
+// `dsp_string_free`.
+dsp_error *dsp_account_activate(const dsp_client *client,
+                                const char *activation_code,
+                                const char *matricule,
+                                const char *email,
+                                char **email_sent_to,
+                                char **code_expires_at);
+
+// Second step of the activation: the letter's code again, the code
+// received by e-mail and the new platform password. `*ehealth_id` (may be
+// NULL) receives the activated professional's eHealth id; free it with
+// `dsp_string_free`. The library keeps no copy of the codes or password.
+dsp_error *dsp_account_activate_confirm(const dsp_client *client,
+                                        const char *activation_code,
+                                        const char *matricule,
+                                        const char *email_code,
+                                        const char *new_password,
+                                        char **ehealth_id);
+
+// Changes the professional's platform password (a password that does not
+// meet the rules is `DSP_E_WEAK_PASSWORD`). The library keeps no copy.
+dsp_error *dsp_change_password(const dsp_client *client,
+                               const char *old_password,
+                               const char *new_password);
+
+// Looks up professionals in the HPD directory by eHealth id or by part of
+// a name (either may be NULL, not both); `*out` is freed with
+// `dsp_professional_list_free()` (an empty list when nobody matches).
+dsp_error *dsp_hpd_lookup(const dsp_client *client,
+                          const char *ehealth_id,
+                          const char *name,
+                          dsp_professional_list **out);
+
+// Frees a professional list; NULL is accepted.
+void dsp_professional_list_free(dsp_professional_list *list);
 
 // Connects to the daemon: at `socket` (a path), or when NULL at the
 // default endpoint (`$DSPCONNECT_SOCKET`, else
@@ -148,7 +238,10 @@ extern "C" {
 // most `timeout_ms` for its answer. `*out` receives the handle.
 dsp_error *dsp_connect(const char *socket, uint32_t timeout_ms, dsp_client **out);
 
-// Closes the connection; NULL is accepted.
+// Closes the connection; NULL is accepted. An event callback registered
+// on it is unregistered first: its thread is joined, so no callback runs
+// after this returns (called from the callback itself, the thread ends
+// when the callback returns instead).
 void dsp_client_free(dsp_client *client);
 
 // Fills `*out` with the daemon's status.
@@ -237,6 +330,48 @@ dsp_error *dsp_subscribe(const dsp_client *client);
 // that cannot take callbacks.
 dsp_error *dsp_next_event(const dsp_client *client, uint32_t timeout_ms, char **event_json);
 
+// Queues a replacement (RPLC) of the document `replaces` (a uniqueId this
+// professional authored) by the file at `path`; otherwise as
+// `dsp_push_file`: `*job_id` and `*unique_id` (the new document's; each
+// may be NULL) are freed with `dsp_string_free`.
+dsp_error *dsp_replace_file(const dsp_client *client,
+                            const char *replaces,
+                            const char *path,
+                            const dsp_push_metadata *metadata,
+                            char **job_id,
+                            char **unique_id);
+
+// Queues a replacement (RPLC) of the document `replaces` by `length`
+// bytes at `data`; otherwise as `dsp_push_buffer`.
+dsp_error *dsp_replace_buffer(const dsp_client *client,
+                              const char *replaces,
+                              const uint8_t *data,
+                              uintptr_t length,
+                              const dsp_push_metadata *metadata,
+                              char **job_id,
+                              char **unique_id);
+
+// A job's state now, without waiting (`job.status`). `info->size` must
+// be `sizeof(dsp_job_info)`; an unknown job is `DSP_E_UNKNOWN_JOB`.
+dsp_error *dsp_job_status(const dsp_client *client, const char *job_id, dsp_job_info *info);
+
+// Retrieves a document into memory, for small documents: `*data` receives
+// its `*length` bytes (free with `dsp_buffer_free`, which wipes them) and
+// `*mime_type` (may be NULL when not wanted) its type, freed with
+// `dsp_string_free`. A document larger than `max_size` bytes is
+// `DSP_E_FILE_TOO_LARGE` (use `dsp_get_to_path` for those); nothing of it
+// is written to disk. On error `*data` is NULL and `*length` 0.
+dsp_error *dsp_get_to_buffer(const dsp_client *client,
+                             const char *patient,
+                             const char *unique_id,
+                             uint64_t max_size,
+                             uint8_t **data,
+                             uintptr_t *length,
+                             char **mime_type);
+
+// Frees (and wipes) a buffer from `dsp_get_to_buffer`; NULL is accepted.
+void dsp_buffer_free(uint8_t *data);
+
 // The error's fixed code (`dsp_code`); `DSP_E_NULL_ARGUMENT` for NULL.
 uint32_t dsp_error_code(const dsp_error *error);
 
@@ -255,6 +390,36 @@ int32_t dsp_error_pin_tries_left(const dsp_error *error);
 
 // Frees an error; NULL is accepted.
 void dsp_error_free(dsp_error *error);
+
+// Registers `callback` to receive this client's events (card, session,
+// job progress and results, notices: docs/ipc.md "Events"); NULL
+// unregisters. Registering replaces the previous callback.
+//
+// - **Thread:** the callback runs on a thread the library starts for this
+//   client (named `dspconnect-events`), never on the caller's thread;
+//   events come one at a time, in the daemon's order. The thread reads a
+//   second connection of its own, subscribed before this call returns:
+//   every event published after it returns is delivered.
+// - **`event_json`** is valid only during the call: copy it to keep it.
+//   `user_data` is passed back unchanged.
+// - **From the callback** any function of this library may be called,
+//   on this client too (`dsp_status_get`, `dsp_job_status`, even
+//   `dsp_job_wait`: the callback's connection is not the client's, so
+//   nothing deadlocks; a blocking call only delays the next events). It may
+//   also unregister itself or free its client: its thread then ends when
+//   it returns. The callback must return normally (no C++ exception or
+//   longjmp across it).
+// - **Unregistering** (NULL, a new callback, or `dsp_client_free`) waits
+//   for a running callback to return and ends the thread: no call of the
+//   old callback happens after it returns (except, from the callback
+//   itself, the one running).
+// - If the daemon goes away the callback receives a last `notice` event
+//   saying so, and no more; register again to resume.
+// - `dsp_next_event` polling is independent: it reads the client's own
+//   connection after `dsp_subscribe`.
+dsp_error *dsp_set_event_callback(const dsp_client *client,
+                                  dsp_event_callback callback,
+                                  void *user_data);
 
 // Frees a string returned by this library (its bytes are wiped first: it
 // may be a one-time URL); NULL is accepted.

@@ -35,6 +35,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -224,6 +225,12 @@ struct ClientDeleter {
 struct DocumentListDeleter {
   void operator()(dsp_document_list *l) const noexcept { dsp_document_list_free(l); }
 };
+struct ProfessionalListDeleter {
+  void operator()(dsp_professional_list *l) const noexcept { dsp_professional_list_free(l); }
+};
+struct BufferDeleter {
+  void operator()(std::uint8_t *b) const noexcept { dsp_buffer_free(b); }
+};
 
 using OwnedError = std::unique_ptr<dsp_error, ErrorDeleter>;
 using OwnedString = std::unique_ptr<char, StringDeleter>;
@@ -303,6 +310,43 @@ struct Document {
   /// Replaced by a newer document.
   bool deprecated = false;
 };
+
+/// A job's state now (Client::job_status()).
+struct JobInfo {
+  JobState state = JobState::Queued;
+  std::uint32_t attempts = 0;
+  /// A failed job's error code, when it has one.
+  std::optional<ErrorCode> error;
+  std::uint64_t document_size = 0;
+  /// Bytes sent in the current attempt.
+  std::uint64_t sent = 0;
+};
+
+/// One professional of the HPD directory.
+struct Professional {
+  std::string ehealth_id;
+  std::string name;
+  std::optional<std::string> profession;
+  std::optional<std::string> specialty;
+};
+
+/// What the first step of the account activation answers.
+struct ActivationPending {
+  /// The address the confirmation code was sent to, partly masked.
+  std::string email_sent_to;
+  /// RFC 3339.
+  std::string code_expires_at;
+};
+
+/// A retrieved document's bytes and type (Client::get_to_buffer()).
+struct Retrieved {
+  std::vector<std::uint8_t> data;
+  std::string mime_type;
+};
+
+/// An event handler: one event as JSON (docs/ipc.md "Events"). It runs on
+/// the library's event thread; an exception it throws is swallowed.
+using EventHandler = std::function<void(std::string_view event_json)>;
 
 /// The documents of Client::list(): owns the library's dsp_document_list.
 class DocumentList {
@@ -397,8 +441,16 @@ class Client {
 
   /// Takes ownership of a handle from dsp_connect (NULL: no connection).
   explicit Client(dsp_client *raw) noexcept : client_(raw) {}
+  ~Client() = default;  // client_ (declared last) is freed first: joins the event thread
   Client(Client &&) noexcept = default;
-  Client &operator=(Client &&) noexcept = default;
+  Client &operator=(Client &&other) noexcept {
+    if (this != &other) {
+      client_.reset();  // joins the event thread before its handler goes
+      handler_ = std::move(other.handler_);
+      client_ = std::move(other.client_);
+    }
+    return *this;
+  }
   Client(const Client &) = delete;
   Client &operator=(const Client &) = delete;
 
@@ -406,7 +458,14 @@ class Client {
   explicit operator bool() const noexcept { return client_ != nullptr; }
   dsp_client *raw() const noexcept { return client_.get(); }
   /// Gives up ownership: the caller frees it with dsp_client_free().
-  dsp_client *release() noexcept { return client_.release(); }
+  /// Unregisters the event handler first.
+  dsp_client *release() noexcept {
+    if (handler_) {
+      dsp_error_free(dsp_set_event_callback(client_.get(), nullptr, nullptr));
+      handler_.reset();
+    }
+    return client_.release();
+  }
 
   Status status() const {
     dsp_status s{};
@@ -529,6 +588,140 @@ class Client {
     return detail::optional_text(owned.get());
   }
 
+  /// Events by callback: `handler` runs on the library's event thread for
+  /// each event (dsp_set_event_callback). An empty handler unregisters,
+  /// waiting for a running call to return. The handler may call this
+  /// client (its connection is not the handler's).
+  void set_event_handler(EventHandler handler) {
+    // Unregister first: the old handler is not destroyed under a running call.
+    detail::check(dsp_set_event_callback(client_.get(), nullptr, nullptr));
+    handler_.reset();
+    if (!handler) return;
+    auto owned = std::make_unique<EventHandler>(std::move(handler));
+    detail::check(dsp_set_event_callback(client_.get(), &Client::on_event, owned.get()));
+    handler_ = std::move(owned);
+  }
+
+  /// A job's state now, without waiting.
+  JobInfo job_status(const std::string &job_id) const {
+    dsp_job_info info{};
+    info.size = sizeof(dsp_job_info);
+    detail::check(dsp_job_status(client_.get(), job_id.c_str(), &info));
+    JobInfo out;
+    out.state = static_cast<JobState>(info.state);
+    out.attempts = info.attempts;
+    if (info.error_code != 0) out.error = static_cast<ErrorCode>(info.error_code);
+    out.document_size = info.document_size;
+    out.sent = info.sent;
+    return out;
+  }
+
+  /// Queues a replacement (RPLC) of the document `replaces` by the file at `path`.
+  Pushed replace_file(const std::string &replaces, const std::string &path,
+                      const PushMetadata &metadata) const {
+    const dsp_push_metadata m = c_metadata(metadata);
+    char *job = nullptr;
+    char *unique = nullptr;
+    dsp_error *error =
+        dsp_replace_file(client_.get(), replaces.c_str(), path.c_str(), &m, &job, &unique);
+    return pushed(error, job, unique);
+  }
+
+  /// Queues a replacement (RPLC) of the document `replaces` by `length` bytes at `data`.
+  Pushed replace_buffer(const std::string &replaces, const void *data, std::size_t length,
+                        const PushMetadata &metadata) const {
+    const dsp_push_metadata m = c_metadata(metadata);
+    char *job = nullptr;
+    char *unique = nullptr;
+    dsp_error *error = dsp_replace_buffer(client_.get(), replaces.c_str(),
+                                          static_cast<const std::uint8_t *>(data),
+                                          static_cast<uintptr_t>(length), &m, &job, &unique);
+    return pushed(error, job, unique);
+  }
+
+  /// Opens a password session (account and directory only); its state.
+  SessionState password_login(const std::string &matricule, const std::string &password) const {
+    dsp_session_state state = DSP_SESSION_NO_CARD;
+    detail::check(dsp_password_login(client_.get(), matricule.c_str(), password.c_str(), &state));
+    return static_cast<SessionState>(state);
+  }
+
+  /// Account activation, first step (the letter's code, matricule, e-mail).
+  ActivationPending account_activate(const std::string &activation_code,
+                                     const std::string &matricule,
+                                     const std::string &email) const {
+    char *sent_to = nullptr;
+    char *expires = nullptr;
+    dsp_error *error = dsp_account_activate(client_.get(), activation_code.c_str(),
+                                            matricule.c_str(), email.c_str(), &sent_to, &expires);
+    detail::OwnedString owned_sent_to(sent_to);
+    detail::OwnedString owned_expires(expires);
+    detail::check(error);
+    ActivationPending out;
+    out.email_sent_to = detail::text(owned_sent_to.get());
+    out.code_expires_at = detail::text(owned_expires.get());
+    return out;
+  }
+
+  /// Account activation, second step; the professional's eHealth id.
+  std::string account_activate_confirm(const std::string &activation_code,
+                                       const std::string &matricule,
+                                       const std::string &email_code,
+                                       const std::string &new_password) const {
+    char *id = nullptr;
+    dsp_error *error = dsp_account_activate_confirm(client_.get(), activation_code.c_str(),
+                                                    matricule.c_str(), email_code.c_str(),
+                                                    new_password.c_str(), &id);
+    detail::OwnedString owned(id);
+    detail::check(error);
+    return detail::text(owned.get());
+  }
+
+  /// Changes the platform password.
+  void change_password(const std::string &old_password, const std::string &new_password) const {
+    detail::check(
+        dsp_change_password(client_.get(), old_password.c_str(), new_password.c_str()));
+  }
+
+  /// Looks up professionals by eHealth id or by part of a name (one at least).
+  std::vector<Professional> hpd_lookup(const std::optional<std::string> &ehealth_id,
+                                       const std::optional<std::string> &name) const {
+    dsp_professional_list *raw = nullptr;
+    dsp_error *error = dsp_hpd_lookup(client_.get(), detail::c_str_or_null(ehealth_id),
+                                      detail::c_str_or_null(name), &raw);
+    std::unique_ptr<dsp_professional_list, detail::ProfessionalListDeleter> list(raw);
+    detail::check(error);
+    std::vector<Professional> out;
+    for (std::size_t i = 0; list && i < list->count; ++i) {
+      const dsp_professional &p = list->professionals[i];
+      Professional copy;
+      copy.ehealth_id = detail::text(p.ehealth_id);
+      copy.name = detail::text(p.name);
+      copy.profession = detail::optional_text(p.profession);
+      copy.specialty = detail::optional_text(p.specialty);
+      out.push_back(std::move(copy));
+    }
+    return out;
+  }
+
+  /// A small document's bytes and type (at most `max_size` bytes, else
+  /// ErrorCode::FileTooLarge); nothing is written to disk.
+  Retrieved get_to_buffer(const std::string &patient, const std::string &unique_id,
+                          std::uint64_t max_size = 16u << 20) const {
+    std::uint8_t *data = nullptr;
+    uintptr_t length = 0;
+    char *mime = nullptr;
+    dsp_error *error = dsp_get_to_buffer(client_.get(), patient.c_str(), unique_id.c_str(),
+                                         max_size, &data, &length, &mime);
+    std::unique_ptr<std::uint8_t, detail::BufferDeleter> owned(data);
+    detail::OwnedString owned_mime(mime);
+    detail::check(error);
+    Retrieved out;
+    out.data.assign(owned.get(), owned.get() + length);
+    out.mime_type = detail::text(owned_mime.get());
+    return out;
+  }
+
  private:
   static dsp_push_metadata c_metadata(const PushMetadata &m) noexcept {
     dsp_push_metadata c{};
@@ -550,6 +743,17 @@ class Client {
     return out;
   }
 
+  static void on_event(const char *event_json, void *user_data) noexcept {
+    try {
+      (*static_cast<EventHandler *>(user_data))(std::string_view(event_json));
+    } catch (...) {
+      // An exception must not unwind into the library.
+    }
+  }
+
+  // Declared before client_, destroyed after it: the client's free joins
+  // the event thread before the handler goes away.
+  std::unique_ptr<EventHandler> handler_;
   std::unique_ptr<dsp_client, detail::ClientDeleter> client_;
 };
 

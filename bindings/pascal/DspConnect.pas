@@ -65,6 +65,8 @@ type
   dsp_uint64 = UInt64;
   dsp_uintptr = NativeUInt;           // uintptr_t
   dsp_bool = Boolean;                 // C bool: one byte, 0 or 1
+  Pdsp_uintptr = ^dsp_uintptr;
+  PPByte = ^PByte;
 
   { enum dsp_session_state : uint32_t }
   dsp_session_state = dsp_uint32;
@@ -214,6 +216,38 @@ type
   Pdsp_document_list = ^dsp_document_list;
   PPdsp_document_list = ^Pdsp_document_list;
 
+  { typedef struct dsp_professional }
+  dsp_professional = record
+    ehealth_id: PAnsiChar;
+    name: PAnsiChar;
+    profession: PAnsiChar;              // nil when the directory does not say
+    specialty: PAnsiChar;               // nil when the directory does not say
+  end;
+  Pdsp_professional = ^dsp_professional;
+
+  { typedef struct dsp_professional_list }
+  dsp_professional_list = record
+    professionals: Pdsp_professional;
+    count: dsp_uintptr;
+  end;
+  Pdsp_professional_list = ^dsp_professional_list;
+  PPdsp_professional_list = ^Pdsp_professional_list;
+
+  { typedef struct dsp_job_info; set size to SizeOf(dsp_job_info) first }
+  dsp_job_info = record
+    size: dsp_uint32;
+    state: dsp_job_state;
+    attempts: dsp_uint32;
+    error_code: dsp_uint32;             // a failed job's DSP_E_ code, else 0
+    document_size: dsp_uint64;
+    sent: dsp_uint64;
+  end;
+  Pdsp_job_info = ^dsp_job_info;
+
+  { typedef void (*dsp_event_callback)(const char *event_json, void *user_data);
+    called on the library's event thread (see dsp_set_event_callback). }
+  dsp_event_callback = procedure(event_json: PAnsiChar; user_data: Pointer); cdecl;
+
 { The exports, one for one with include/dspconnect.h. }
 function dsp_connect(socket: PAnsiChar; timeout_ms: dsp_uint32; out_client: PPdsp_client): Pdsp_error;
   cdecl; external DspLibrary name 'dsp_connect';
@@ -258,6 +292,42 @@ function dsp_subscribe(client: Pdsp_client): Pdsp_error;
 function dsp_next_event(client: Pdsp_client; timeout_ms: dsp_uint32;
   event_json: PPAnsiChar): Pdsp_error;
   cdecl; external DspLibrary name 'dsp_next_event';
+function dsp_set_event_callback(client: Pdsp_client; callback: dsp_event_callback;
+  user_data: Pointer): Pdsp_error;
+  cdecl; external DspLibrary name 'dsp_set_event_callback';
+function dsp_job_status(client: Pdsp_client; job_id: PAnsiChar; info: Pdsp_job_info): Pdsp_error;
+  cdecl; external DspLibrary name 'dsp_job_status';
+function dsp_replace_file(client: Pdsp_client; replaces: PAnsiChar; path: PAnsiChar;
+  metadata: Pdsp_push_metadata; job_id: PPAnsiChar; unique_id: PPAnsiChar): Pdsp_error;
+  cdecl; external DspLibrary name 'dsp_replace_file';
+function dsp_replace_buffer(client: Pdsp_client; replaces: PAnsiChar; data: PByte;
+  length: dsp_uintptr; metadata: Pdsp_push_metadata; job_id: PPAnsiChar;
+  unique_id: PPAnsiChar): Pdsp_error;
+  cdecl; external DspLibrary name 'dsp_replace_buffer';
+function dsp_password_login(client: Pdsp_client; matricule: PAnsiChar; password: PAnsiChar;
+  state: Pdsp_session_state): Pdsp_error;
+  cdecl; external DspLibrary name 'dsp_password_login';
+function dsp_account_activate(client: Pdsp_client; activation_code: PAnsiChar;
+  matricule: PAnsiChar; email: PAnsiChar; email_sent_to: PPAnsiChar;
+  code_expires_at: PPAnsiChar): Pdsp_error;
+  cdecl; external DspLibrary name 'dsp_account_activate';
+function dsp_account_activate_confirm(client: Pdsp_client; activation_code: PAnsiChar;
+  matricule: PAnsiChar; email_code: PAnsiChar; new_password: PAnsiChar;
+  ehealth_id: PPAnsiChar): Pdsp_error;
+  cdecl; external DspLibrary name 'dsp_account_activate_confirm';
+function dsp_change_password(client: Pdsp_client; old_password: PAnsiChar;
+  new_password: PAnsiChar): Pdsp_error;
+  cdecl; external DspLibrary name 'dsp_change_password';
+function dsp_hpd_lookup(client: Pdsp_client; ehealth_id: PAnsiChar; name_part: PAnsiChar;
+  out_list: PPdsp_professional_list): Pdsp_error;
+  cdecl; external DspLibrary name 'dsp_hpd_lookup';
+procedure dsp_professional_list_free(list: Pdsp_professional_list);
+  cdecl; external DspLibrary name 'dsp_professional_list_free';
+function dsp_get_to_buffer(client: Pdsp_client; patient: PAnsiChar; unique_id: PAnsiChar;
+  max_size: dsp_uint64; data: PPByte; length: Pdsp_uintptr; mime_type: PPAnsiChar): Pdsp_error;
+  cdecl; external DspLibrary name 'dsp_get_to_buffer';
+procedure dsp_buffer_free(data: PByte);
+  cdecl; external DspLibrary name 'dsp_buffer_free';
 function dsp_error_code(error: Pdsp_error): dsp_uint32;
   cdecl; external DspLibrary name 'dsp_error_code';
 function dsp_error_message(error: Pdsp_error): PAnsiChar;
@@ -340,10 +410,33 @@ type
   end;
   TDspDocuments = array of TDspDocument;
 
+  TDspJobInfo = record
+    State: dsp_job_state;
+    Attempts: UInt32;
+    ErrorCode: UInt32;                  // a failed job's DSP_E_ code, else 0
+    DocumentSize: UInt64;
+    Sent: UInt64;
+  end;
+
+  TDspProfessional = record
+    EHealthId: UTF8String;
+    Name: UTF8String;
+    Profession: UTF8String;             // '' when the directory does not say
+    Specialty: UTF8String;              // '' when the directory does not say
+  end;
+  TDspProfessionals = array of TDspProfessional;
+
+  { An event handler: EventJson is one event (docs/ipc.md "Events"). It runs
+    on the library's event thread, not the main thread: a VCL/LCL program
+    hands the event over with TThread.Queue. Free Pascal on Unix needs the
+    cthreads unit first in the program's uses clause. }
+  TDspEventHandler = procedure(const EventJson: UTF8String) of object;
+
   { One connection to dspconnectd; Free closes it. One thread at a time. }
   TDspClient = class
   private
     FHandle: Pdsp_client;
+    FOnEvent: TDspEventHandler;
     function PushDone(Error: Pdsp_error; Job, Unique: PAnsiChar): TDspPushed;
   public
     { Socket '' = the default endpoint ($DSPCONNECT_SOCKET, else
@@ -370,6 +463,31 @@ type
     procedure Subscribe;
     { False when no event came within TimeoutMs; else the event as JSON. }
     function NextEvent(TimeoutMs: UInt32; out EventJson: UTF8String): Boolean;
+    { Events by callback on the library's thread (see TDspEventHandler);
+      nil unregisters (waiting for a running handler to return). An
+      exception a handler raises is swallowed: it must not reach C. }
+    procedure SetEventHandler(Handler: TDspEventHandler);
+    { A job's state now, without waiting. }
+    function JobStatus(const JobId: UTF8String): TDspJobInfo;
+    { Replacement (RPLC) of the document Replaces (a uniqueId). }
+    function ReplaceFile(const Replaces, Path: UTF8String;
+      const Metadata: TDspPushMetadata): TDspPushed;
+    function ReplaceBuffer(const Replaces: UTF8String; const Data; Length: NativeUInt;
+      const Metadata: TDspPushMetadata): TDspPushed;
+    { A password session (account and directory only); its state. }
+    function PasswordLogin(const Matricule, Password: UTF8String): dsp_session_state;
+    { Activation, first step: the address the code was sent to (masked). }
+    function AccountActivate(const ActivationCode, Matricule, Email: UTF8String;
+      out CodeExpiresAt: UTF8String): UTF8String;
+    { Activation, second step: the professional's eHealth id. }
+    function AccountActivateConfirm(const ActivationCode, Matricule, EmailCode,
+      NewPassword: UTF8String): UTF8String;
+    procedure ChangePassword(const OldPassword, NewPassword: UTF8String);
+    { By eHealth id or part of a name ('' for the one not used). }
+    function HpdLookup(const EHealthId, NamePart: UTF8String): TDspProfessionals;
+    { A small document's bytes (at most MaxSize, else DSP_E_FILE_TOO_LARGE). }
+    function GetToBuffer(const Patient, UniqueId: UTF8String; MaxSize: UInt64;
+      out MimeType: UTF8String): TBytes;
     property Handle: Pdsp_client read FHandle;
   end;
 
@@ -535,7 +653,7 @@ end;
 
 destructor TDspClient.Destroy;
 begin
-  dsp_client_free(FHandle);   // nil accepted (a failed Create)
+  dsp_client_free(FHandle);   // nil accepted (a failed Create); joins the event thread
   FHandle := nil;
   inherited Destroy;
 end;
@@ -712,6 +830,174 @@ begin
   Result := Json <> nil;
   EventJson := DspTakeString(Json);
   DspCheck(Error);
+end;
+
+{ Runs on the library's event thread. }
+procedure EventTrampoline(event_json: PAnsiChar; user_data: Pointer); cdecl;
+var
+  Client: TDspClient;
+begin
+  Client := TDspClient(user_data);
+  try
+    if Assigned(Client.FOnEvent) then
+      Client.FOnEvent(DspText(event_json));
+  except
+    { An exception must not unwind into the library. }
+  end;
+end;
+
+procedure TDspClient.SetEventHandler(Handler: TDspEventHandler);
+begin
+  if not Assigned(Handler) then
+  begin
+    DspCheck(dsp_set_event_callback(FHandle, nil, nil));
+    FOnEvent := nil;
+    Exit;
+  end;
+  { Unregister first, so that the handler is not replaced under a running call. }
+  DspCheck(dsp_set_event_callback(FHandle, nil, nil));
+  FOnEvent := Handler;
+  DspCheck(dsp_set_event_callback(FHandle, EventTrampoline, Pointer(Self)));
+end;
+
+function TDspClient.JobStatus(const JobId: UTF8String): TDspJobInfo;
+var
+  Info: dsp_job_info;
+begin
+  Info := Default(dsp_job_info);
+  Info.size := SizeOf(dsp_job_info);
+  DspCheck(dsp_job_status(FHandle, PAnsiChar(JobId), @Info));
+  Result.State := Info.state;
+  Result.Attempts := Info.attempts;
+  Result.ErrorCode := Info.error_code;
+  Result.DocumentSize := Info.document_size;
+  Result.Sent := Info.sent;
+end;
+
+function TDspClient.ReplaceFile(const Replaces, Path: UTF8String;
+  const Metadata: TDspPushMetadata): TDspPushed;
+var
+  M: dsp_push_metadata;
+  Job, Unique: PAnsiChar;
+  Error: Pdsp_error;
+begin
+  M := CMetadata(Metadata);
+  Job := nil;
+  Unique := nil;
+  Error := dsp_replace_file(FHandle, PAnsiChar(Replaces), PAnsiChar(Path), @M, @Job, @Unique);
+  Result := PushDone(Error, Job, Unique);
+end;
+
+function TDspClient.ReplaceBuffer(const Replaces: UTF8String; const Data; Length: NativeUInt;
+  const Metadata: TDspPushMetadata): TDspPushed;
+var
+  M: dsp_push_metadata;
+  Job, Unique: PAnsiChar;
+  Error: Pdsp_error;
+begin
+  M := CMetadata(Metadata);
+  Job := nil;
+  Unique := nil;
+  Error := dsp_replace_buffer(FHandle, PAnsiChar(Replaces), PByte(@Data), Length, @M, @Job,
+    @Unique);
+  Result := PushDone(Error, Job, Unique);
+end;
+
+function TDspClient.PasswordLogin(const Matricule, Password: UTF8String): dsp_session_state;
+var
+  State: dsp_session_state;
+begin
+  State := DSP_SESSION_NO_CARD;
+  DspCheck(dsp_password_login(FHandle, PAnsiChar(Matricule), PAnsiChar(Password), @State));
+  Result := State;
+end;
+
+function TDspClient.AccountActivate(const ActivationCode, Matricule, Email: UTF8String;
+  out CodeExpiresAt: UTF8String): UTF8String;
+var
+  SentTo, Expires: PAnsiChar;
+  Error: Pdsp_error;
+begin
+  SentTo := nil;
+  Expires := nil;
+  Error := dsp_account_activate(FHandle, PAnsiChar(ActivationCode), PAnsiChar(Matricule),
+    PAnsiChar(Email), @SentTo, @Expires);
+  try
+    Result := DspTakeString(SentTo);
+  finally
+    CodeExpiresAt := DspTakeString(Expires);
+  end;
+  DspCheck(Error);
+end;
+
+function TDspClient.AccountActivateConfirm(const ActivationCode, Matricule, EmailCode,
+  NewPassword: UTF8String): UTF8String;
+var
+  Id: PAnsiChar;
+  Error: Pdsp_error;
+begin
+  Id := nil;
+  Error := dsp_account_activate_confirm(FHandle, PAnsiChar(ActivationCode),
+    PAnsiChar(Matricule), PAnsiChar(EmailCode), PAnsiChar(NewPassword), @Id);
+  Result := DspTakeString(Id);
+  DspCheck(Error);
+end;
+
+procedure TDspClient.ChangePassword(const OldPassword, NewPassword: UTF8String);
+begin
+  DspCheck(dsp_change_password(FHandle, PAnsiChar(OldPassword), PAnsiChar(NewPassword)));
+end;
+
+function TDspClient.HpdLookup(const EHealthId, NamePart: UTF8String): TDspProfessionals;
+var
+  L: Pdsp_professional_list;
+  P: Pdsp_professional;
+  I: NativeUInt;
+begin
+  Result := nil;
+  L := nil;
+  DspCheck(dsp_hpd_lookup(FHandle, OptionalArg(EHealthId), OptionalArg(NamePart), @L));
+  try
+    SetLength(Result, L^.count);
+    P := L^.professionals;
+    I := 0;
+    while I < L^.count do
+    begin
+      Result[I].EHealthId := DspText(P^.ehealth_id);
+      Result[I].Name := DspText(P^.name);
+      Result[I].Profession := DspText(P^.profession);
+      Result[I].Specialty := DspText(P^.specialty);
+      Inc(P);
+      Inc(I);
+    end;
+  finally
+    dsp_professional_list_free(L);
+  end;
+end;
+
+function TDspClient.GetToBuffer(const Patient, UniqueId: UTF8String; MaxSize: UInt64;
+  out MimeType: UTF8String): TBytes;
+var
+  Data: PByte;
+  Len: dsp_uintptr;
+  Mime: PAnsiChar;
+  Error: Pdsp_error;
+begin
+  Result := nil;
+  Data := nil;
+  Len := 0;
+  Mime := nil;
+  Error := dsp_get_to_buffer(FHandle, PAnsiChar(Patient), PAnsiChar(UniqueId), MaxSize, @Data,
+    @Len, @Mime);
+  MimeType := DspTakeString(Mime);
+  DspCheck(Error);
+  try
+    SetLength(Result, Len);
+    if Len > 0 then
+      Move(Data^, Result[0], Len);
+  finally
+    dsp_buffer_free(Data);
+  end;
 end;
 
 end.

@@ -213,6 +213,16 @@ fn push_example(
     );
     assert!(stdout.contains("sandbox=1 card_present=1"), "{context}");
     assert!(stdout.contains("job state Done"), "{context}");
+    let size = std::fs::metadata(report).expect("the report").len();
+    assert!(
+        stdout.contains(&format!("job status Done, {size} of {size} bytes")),
+        "{context}"
+    );
+    assert!(
+        stdout.contains(&format!("read back {size} bytes, application/pdf")),
+        "{context}"
+    );
+    assert!(stdout.contains("hpd: SBX1002 "), "{context}");
     assert!(
         stdout.contains(&format!("{title}  mode Restreint")),
         "{context}"
@@ -799,6 +809,25 @@ int main(int argc, char **argv) {
                  [&] { moved.report_anomaly(m.patient, "u", "d"); });
     expect_error("subscribe", ErrorCode::NullArgument, [&] { moved.subscribe(); });
     expect_error("next_event", ErrorCode::NullArgument, [&] { moved.next_event(1); });
+    expect_error("set_event_handler", ErrorCode::NullArgument,
+                 [&] { moved.set_event_handler([](std::string_view) {}); });
+    expect_error("job_status", ErrorCode::NullArgument, [&] { moved.job_status("j"); });
+    expect_error("replace_file", ErrorCode::NullArgument,
+                 [&] { moved.replace_file("u", "/x.pdf", m); });
+    expect_error("replace_buffer", ErrorCode::NullArgument,
+                 [&] { moved.replace_buffer("u", bytes.data(), bytes.size(), m); });
+    expect_error("password_login", ErrorCode::NullArgument,
+                 [&] { moved.password_login(m.patient, "secret"); });
+    expect_error("account_activate", ErrorCode::NullArgument,
+                 [&] { moved.account_activate("K7TQ", m.patient, "a@example.lu"); });
+    expect_error("account_activate_confirm", ErrorCode::NullArgument,
+                 [&] { moved.account_activate_confirm("K7TQ", m.patient, "123", "pw"); });
+    expect_error("change_password", ErrorCode::NullArgument,
+                 [&] { moved.change_password("a", "b"); });
+    expect_error("hpd_lookup", ErrorCode::NullArgument,
+                 [&] { moved.hpd_lookup(std::string("SBX1002"), std::nullopt); });
+    expect_error("get_to_buffer", ErrorCode::NullArgument,
+                 [&] { moved.get_to_buffer(m.patient, "u"); });
 
     dspconnect::DocumentList empty(nullptr);
     EXPECT(empty.size() == 0 && empty.empty() && empty.begin() == empty.end());

@@ -1,10 +1,14 @@
-//! libdspconnect as a C program uses it: examples/c/push.c compiled with
-//! gcc against the shared library and include/dspconnect.h, run against the
-//! real daemon and the sandbox.
+//! libdspconnect as a C program uses it: examples/c/push.c and
+//! examples/c/events.c compiled with gcc against the shared library and
+//! include/dspconnect.h, run against the real daemon and the sandbox, and
+//! again under valgrind (no leak, no invalid access).
+//!
+//! A missing valgrind skips the valgrind runs (with a message) unless
+//! DSP_REQUIRE_TOOLS is set, as the test script does.
 
 mod daemon_support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use daemon_support::*;
@@ -16,21 +20,103 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
-/// The directory holding libdspconnect.so (built with the workspace).
+/// The directory holding libdspconnect.so, built from this workspace now:
+/// a library left in a shared target folder by another checkout would
+/// otherwise be tested in its place.
 fn library_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target"));
     let dir = target.join("debug");
-    if !dir.join("libdspconnect.so").exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "dspconnect", "--lib"])
-            .current_dir(workspace())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "libdspconnect builds");
-    }
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-p", "dspconnect", "--lib"])
+        .current_dir(workspace())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "libdspconnect builds");
+    assert!(
+        dir.join("libdspconnect.so").exists(),
+        "no libdspconnect.so in {}",
+        dir.display()
+    );
     dir
+}
+
+/// Whether valgrind runs. Absent: skipped (false) unless DSP_REQUIRE_TOOLS
+/// is set, when it fails.
+fn have_valgrind() -> bool {
+    let runs = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !runs {
+        assert!(
+            std::env::var_os("DSP_REQUIRE_TOOLS").is_none(),
+            "valgrind is required (DSP_REQUIRE_TOOLS is set) but does not run: install the Debian package valgrind"
+        );
+        eprintln!(
+            "SKIPPED: valgrind is not installed (Debian package valgrind); set DSP_REQUIRE_TOOLS=1 to make this a failure"
+        );
+    }
+    runs
+}
+
+/// gcc -std=c99 -Wall -Werror of an example against the library.
+fn compile_c(source: &str, program: &Path, lib: &Path) {
+    let compiled = Command::new("gcc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-g"])
+        .arg(workspace().join(source))
+        .arg("-I")
+        .arg(workspace().join("include"))
+        .arg("-L")
+        .arg(lib)
+        .arg("-ldspconnect")
+        .arg("-lpthread")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-o")
+        .arg(program)
+        .output()
+        .expect("gcc runs (Debian package gcc)");
+    assert!(
+        compiled.status.success(),
+        "gcc {source}: {}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+}
+
+/// Runs `program` with `args`, under valgrind when `valgrind`; its stdout
+/// when it succeeds (and valgrind found nothing).
+fn run_c(program: &Path, args: &[&std::ffi::OsStr], valgrind: bool, daemon: &Daemon) -> String {
+    let mut command = if valgrind {
+        let mut c = Command::new("valgrind");
+        c.args([
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite,possible",
+            "--error-exitcode=1",
+            "--quiet",
+        ])
+        .arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    let run = command.args(args).output().expect("the program runs");
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "{} (valgrind: {valgrind}) {}:\n{stdout}\n{stderr}\n{}",
+        program.display(),
+        run.status,
+        daemon.logs()
+    );
+    if valgrind {
+        assert!(
+            !stderr.contains("Invalid read") && !stderr.contains("definitely lost"),
+            "valgrind: {stderr}"
+        );
+    }
+    stdout
 }
 
 #[test]
@@ -140,6 +226,17 @@ fn the_python_binding_pushes_a_report_through_the_library() {
     assert!(stdout.contains("sandbox=True"), "{stdout}");
     assert!(stdout.contains(": DONE"), "{stdout}");
     assert!(stdout.contains("Compte rendu (Python)"), "{stdout}");
+    assert!(stdout.contains("job status DONE, "), "{stdout}");
+    assert!(
+        stdout.contains(" bytes, application/pdf, identical"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("hpd: SBX1002 "), "{stdout}");
+    assert!(stdout.contains("events by callback: "), "{stdout}");
+    assert!(
+        !stdout.contains("events by callback: 0 job, 0 session"),
+        "the callback received events: {stdout}"
+    );
     assert!(
         stdout.contains("refused: code 300 field metadata.patient"),
         "{stdout}"
@@ -184,4 +281,162 @@ fn the_pkg_config_file_gives_the_version_and_the_flags_to_build_with() {
         "gcc {flags}: {}",
         String::from_utf8_lossy(&compiled.stderr)
     );
+}
+
+/// The C examples against one daemon, plainly and under valgrind: events
+/// by callback (on the library's thread, calling back into the library),
+/// non-blocking job status, retrieval into memory, replacement (RPLC), the
+/// HPD directory, no callback after unregistering or freeing; and the push
+/// example's strings, lists and errors all freed.
+#[test]
+fn the_c_examples_run_against_the_daemon_and_under_valgrind() {
+    let lib = library_dir();
+    let out = tempfile::tempdir().unwrap();
+    let events = out.path().join("events");
+    let push = out.path().join("push");
+    compile_c("examples/c/events.c", &events, &lib);
+    compile_c("examples/c/push.c", &push, &lib);
+
+    let sandbox = ExternalSandbox::start();
+    let home = DaemonHome::new();
+    let (card, pin) = sandbox.export_card("SBX1001", sandbox.dir.path());
+    home.write_config(sandbox.profile(), |_| {});
+    let daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
+    let report = home.path("home").join("bilan.pdf");
+    std::fs::write(&report, pdf(30_000, 9)).unwrap();
+    let args = [
+        daemon.socket.as_os_str(),
+        std::ffi::OsStr::new(&pin),
+        std::ffi::OsStr::new("1945093006704"),
+        report.as_os_str(),
+    ];
+
+    let mut runs = vec![false];
+    if have_valgrind() {
+        runs.push(true);
+    }
+    for valgrind in runs {
+        let stdout = run_c(&events, &args, valgrind, &daemon);
+        let context = format!("valgrind: {valgrind}\n{stdout}");
+        assert!(stdout.contains("job status Done after "), "{context}");
+        assert!(stdout.contains("done event for the job yes"), "{context}");
+        assert!(stdout.contains("status from the callback ok"), "{context}");
+        assert!(!stdout.contains("session events 0,"), "{context}");
+        let size = std::fs::metadata(&report).unwrap().len();
+        assert!(
+            stdout.contains(&format!(
+                "get_to_buffer: {size} bytes, application/pdf, identical"
+            )),
+            "{context}"
+        );
+        assert!(
+            stdout.contains("too large: code 304, data NULL"),
+            "{context}"
+        );
+        assert!(
+            stdout.contains(": Done\n"),
+            "the replacement is registered: {context}"
+        );
+        assert!(
+            stdout.contains("listed: original no, replacement yes"),
+            "{context}"
+        );
+        assert!(stdout.contains("hpd: SBX1002 "), "{context}");
+        assert!(stdout.contains("unknown job: code 313"), "{context}");
+        assert!(
+            stdout.contains("after unregistering: 0 new events"),
+            "{context}"
+        );
+        assert!(
+            stdout.contains("callbacks after dsp_client_free: 0"),
+            "{context}"
+        );
+
+        let stdout = run_c(&push, &args, valgrind, &daemon);
+        assert!(stdout.contains("(done)"), "valgrind: {valgrind}\n{stdout}");
+    }
+}
+
+/// The account calls from C against the daemon (under valgrind when it is
+/// there): the pending professional activates the account with the card
+/// and the letter, opens a password session (no documents in it), changes
+/// the password; wrong inputs answer their codes.
+#[test]
+fn the_c_account_example_activates_logs_in_and_changes_the_password() {
+    let lib = library_dir();
+    let out = tempfile::tempdir().unwrap();
+    let program = out.path().join("account");
+    compile_c("examples/c/account.c", &program, &lib);
+
+    let sandbox = ExternalSandbox::start();
+    let letter = sandbox
+        .activation_letter
+        .clone()
+        .expect("the demo letter's code at first start");
+    let home = DaemonHome::new();
+    let (card, pin) = sandbox.export_card("SBX1005", sandbox.dir.path());
+    home.write_config(sandbox.profile(), |_| {});
+    let daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
+    let matricule = sandbox
+        .store()
+        .professional(&dspconnect_sandbox::policy::EHealthId::new("SBX1005").unwrap())
+        .unwrap()
+        .expect("SBX1005 in the HPD")
+        .matricule
+        .to_string();
+    let email = "dr.pending@example.lu";
+    let valgrind = have_valgrind();
+    fn os(s: &str) -> &std::ffi::OsStr {
+        std::ffi::OsStr::new(s)
+    }
+
+    let stdout = run_c(
+        &program,
+        &[
+            daemon.socket.as_os_str(),
+            os(&pin),
+            os("activate"),
+            os(&letter),
+            os(&matricule),
+            os(email),
+        ],
+        valgrind,
+        &daemon,
+    );
+    assert!(
+        stdout.contains("unlock before activation: code 502"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("wrong letter code: code 509"), "{stdout}");
+    assert!(stdout.contains("activation code sent to "), "{stdout}");
+
+    let email_code = sandbox.mailed_code(email);
+    let stdout = run_c(
+        &program,
+        &[
+            daemon.socket.as_os_str(),
+            os(&pin),
+            os("confirm"),
+            os(&letter),
+            os(&matricule),
+            os(&email_code),
+            os("Neues-Passwort-2026"),
+            os("Noch-ein-Passwort-2027"),
+        ],
+        valgrind,
+        &daemon,
+    );
+    assert!(stdout.contains("activated SBX1005"), "{stdout}");
+    assert!(
+        stdout.contains("password session: state 9 (password)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("documents in a password session: code 412"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("weak password: code 311"), "{stdout}");
+    assert!(stdout.contains("password changed"), "{stdout}");
+    assert!(stdout.contains("old password: code "), "{stdout}");
+    assert!(stdout.contains("new password session: state 9"), "{stdout}");
 }

@@ -61,6 +61,20 @@ int run(const std::string &socket, const std::string &pin, const std::string &pa
       return 1;
     }
 
+    step = "job status";
+    const dspconnect::JobInfo info = dsp.job_status(pushed.job_id);
+    std::printf("job status %s, %llu of %llu bytes\n", dspconnect::to_string(info.state),
+                static_cast<unsigned long long>(info.sent),
+                static_cast<unsigned long long>(info.document_size));
+
+    step = "get to buffer";
+    const dspconnect::Retrieved back = dsp.get_to_buffer(patient, pushed.unique_id);
+    std::printf("read back %zu bytes, %s\n", back.data.size(), back.mime_type.c_str());
+
+    step = "hpd";
+    for (const dspconnect::Professional &p : dsp.hpd_lookup(std::string("SBX1002"), std::nullopt))
+      std::printf("hpd: %s %s\n", p.ehealth_id.c_str(), p.name.c_str());
+
     step = "list";
     bool found = false;
     for (const dspconnect::Document &d : dsp.list(patient)) {

@@ -30,6 +30,10 @@ var
   Mode: dsp_mode;
   Url: UTF8String;
   Step: string;
+  Info: TDspJobInfo;
+  Back: TBytes;
+  MimeType: UTF8String;
+  Professionals: TDspProfessionals;
 begin
   Result := 1;
   WriteLn('libdspconnect ', DspVersion);
@@ -61,6 +65,20 @@ begin
         WriteLn(ErrOutput, 'the job did not end Done');
         Exit;
       end;
+
+      Step := 'job status';
+      Info := Dsp.JobStatus(Pushed.JobId);
+      WriteLn('job status ', DspJobStateName(Info.State), ', ', Info.Sent, ' of ',
+        Info.DocumentSize, ' bytes');
+
+      Step := 'get to buffer';
+      Back := Dsp.GetToBuffer(Patient, Pushed.UniqueId, 16 * 1024 * 1024, MimeType);
+      WriteLn('read back ', Length(Back), ' bytes, ', MimeType);
+
+      Step := 'hpd';
+      Professionals := Dsp.HpdLookup('SBX1002', '');
+      for I := 0 to High(Professionals) do
+        WriteLn('hpd: ', Professionals[I].EHealthId, ' ', Professionals[I].Name);
 
       Step := 'list';
       Docs := Dsp.List(Patient);

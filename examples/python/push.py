@@ -14,18 +14,31 @@ def main(socket, pin, patient, path):
     with Client(socket or None) as dsp:
         status = dsp.status()
         print(f"sandbox={status.sandbox} session={status.session.name}")
+        events = []
+        dsp.set_event_callback(events.append)  # runs on the library's thread
         dsp.unlock(pin)
         job, unique_id = dsp.push_file(path, patient=patient, title="Compte rendu (Python)",
                                        mode=Mode.RESTREINT, patient_informed=True)
         state = dsp.job_wait(job, 60_000)
         print(f"job {job}: {state.name}")
+        info = dsp.job_status(job)
+        print(f"job status {info.state.name}, {info.sent} of {info.document_size} bytes")
         titles = [d.title for d in dsp.list(patient) if d.unique_id == unique_id]
         print(f"listed: {titles}")
+        data, mime_type = dsp.get_bytes(patient, unique_id)
+        with open(path, "rb") as f:
+            same = f.read() == data
+        print(f"read back {len(data)} bytes, {mime_type}, {'identical' if same else 'DIFFERENT'}")
+        print("hpd: " + ", ".join(f"{p.ehealth_id} {p.name}" for p in dsp.hpd_lookup("SBX1002")))
+        dsp.set_event_callback(None)
         try:
             dsp.push_bytes(b"%PDF-1.4\n", patient="1893120105733", title="x", patient_informed=True)
         except DspError as e:
             print(f"refused: code {e.code} field {e.field}")
-        return 0 if state == JobState.DONE and titles else 1
+        jobs = sum('"kind":"job"' in e for e in events)
+        sessions = sum('"kind":"session"' in e for e in events)
+        print(f"events by callback: {jobs} job, {sessions} session")
+        return 0 if state == JobState.DONE and titles and same else 1
 
 
 if __name__ == "__main__":

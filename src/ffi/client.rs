@@ -16,7 +16,24 @@ use crate::model::ConfidentialityMode;
 
 /// A connection to the daemon. Opaque; free with `dsp_client_free()`.
 pub struct dsp_client {
-    inner: Mutex<Client>,
+    pub(super) inner: Mutex<Client>,
+    /// Where `inner` is connected, for the event callback's own connection.
+    pub(super) endpoint: Endpoint,
+    pub(super) timeout: Duration,
+    /// The thread calling the event callback, when one is registered.
+    pub(super) events: Mutex<Option<super::events::EventThread>>,
+}
+
+impl Drop for dsp_client {
+    fn drop(&mut self) {
+        // No callback runs once `dsp_client_free` returns.
+        let thread = self
+            .events
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        super::events::stop(thread);
+    }
 }
 
 /// The charter's confidentiality modes.
@@ -124,7 +141,7 @@ pub struct dsp_document_list {
     pub count: usize,
 }
 
-fn mode_of(mode: ConfidentialityMode) -> dsp_mode {
+pub(super) fn mode_of(mode: ConfidentialityMode) -> dsp_mode {
     match mode {
         ConfidentialityMode::Normal => dsp_mode::DSP_MODE_NORMAL,
         ConfidentialityMode::Restreint => dsp_mode::DSP_MODE_RESTREINT,
@@ -144,7 +161,7 @@ fn confidentiality(mode: dsp_mode) -> ConfidentialityMode {
 
 /// A mode given as a plain integer by a host language: checked, since a C
 /// enum can hold any value.
-fn checked_mode(raw: u32) -> Result<dsp_mode, Box<dsp_error>> {
+pub(super) fn checked_mode(raw: u32) -> Result<dsp_mode, Box<dsp_error>> {
     Ok(match raw {
         0 => dsp_mode::DSP_MODE_NORMAL,
         1 => dsp_mode::DSP_MODE_RESTREINT,
@@ -159,7 +176,7 @@ fn checked_mode(raw: u32) -> Result<dsp_mode, Box<dsp_error>> {
     })
 }
 
-fn session_state(state: SessionState) -> dsp_session_state {
+pub(super) fn session_state(state: SessionState) -> dsp_session_state {
     use dsp_session_state::*;
     match state {
         SessionState::NoCard => DSP_SESSION_NO_CARD,
@@ -175,7 +192,7 @@ fn session_state(state: SessionState) -> dsp_session_state {
     }
 }
 
-fn job_state(state: JobState) -> dsp_job_state {
+pub(super) fn job_state(state: JobState) -> dsp_job_state {
     use dsp_job_state::*;
     match state {
         JobState::Queued => DSP_JOB_QUEUED,
@@ -192,13 +209,15 @@ fn job_state(state: JobState) -> dsp_job_state {
 ///
 /// # Safety
 /// `client` is NULL or a live handle from `dsp_connect`.
-unsafe fn client_ref<'a>(client: *const dsp_client) -> Result<&'a dsp_client, Box<dsp_error>> {
+pub(super) unsafe fn client_ref<'a>(
+    client: *const dsp_client,
+) -> Result<&'a dsp_client, Box<dsp_error>> {
     // SAFETY: the caller's contract.
     unsafe { client.as_ref() }.ok_or_else(|| dsp_error::null_argument("client"))
 }
 
 impl dsp_client {
-    fn call<M: Method>(&self, params: &M::Params) -> Result<M::Result, Box<dsp_error>> {
+    pub(super) fn call<M: Method>(&self, params: &M::Params) -> Result<M::Result, Box<dsp_error>> {
         self.inner
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -243,19 +262,59 @@ pub extern "C" fn dsp_connect(
         let client = Client::connect(&endpoint, timeout).map_err(dsp_error::from_client)?;
         let handle = Box::into_raw(Box::new(dsp_client {
             inner: Mutex::new(client),
+            endpoint,
+            timeout,
+            events: Mutex::new(None),
         }));
         // SAFETY: `out` is non-NULL and writable by contract.
         unsafe { write_out(out, handle, "out") }
     })
 }
 
-/// Closes the connection; NULL is accepted.
+/// Closes the connection; NULL is accepted. An event callback registered
+/// on it is unregistered first: its thread is joined, so no callback runs
+/// after this returns (called from the callback itself, the thread ends
+/// when the callback returns instead).
 #[unsafe(no_mangle)]
 pub extern "C" fn dsp_client_free(client: *mut dsp_client) {
     if !client.is_null() {
         // SAFETY: from `Box::into_raw` in `dsp_connect`, freed once.
         drop(unsafe { Box::from_raw(client) });
     }
+}
+
+/// `status` as `dsp_status_get` reads it: only the fields it reports
+/// (the others are skipped without being stored; the C ABI is polled often).
+struct StatusFields;
+
+impl Method for StatusFields {
+    const NAME: &'static str = StatusMethod::NAME;
+    type Params = Empty;
+    type Result = StatusView;
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StatusView {
+    sandbox: bool,
+    card: CardView,
+    session: SessionView,
+    outbox: OutboxSummary,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CardView {
+    reader_present: bool,
+    card_present: bool,
+    pinpad: bool,
+    #[serde(default)]
+    pin_tries_left: Option<u8>,
+    blocked: bool,
+    swapped: bool,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SessionView {
+    state: SessionState,
 }
 
 /// Fills `*out` with the daemon's status.
@@ -267,7 +326,7 @@ pub extern "C" fn dsp_status_get(
     guard(|| {
         // SAFETY: handle contract.
         let client = unsafe { client_ref(client) }?;
-        let status = client.call::<StatusMethod>(&Empty {})?;
+        let status = client.call::<StatusFields>(&Empty {})?;
         let value = dsp_status {
             sandbox: status.sandbox,
             reader_present: status.card.reader_present,
@@ -318,7 +377,7 @@ pub extern "C" fn dsp_lock(client: *const dsp_client) -> *mut dsp_error {
 /// # Safety
 /// `metadata` is NULL or a valid struct whose strings are NULL or
 /// NUL-terminated.
-unsafe fn push_metadata(
+pub(super) unsafe fn push_metadata(
     metadata: *const dsp_push_metadata,
 ) -> Result<PushMetadata, Box<dsp_error>> {
     // SAFETY: the caller's contract.
@@ -351,7 +410,7 @@ unsafe fn push_metadata(
     })
 }
 
-fn accepted_out(
+pub(super) fn accepted_out(
     accepted: PushAccepted,
     job_id: *mut *mut c_char,
     unique_id: *mut *mut c_char,
@@ -365,6 +424,63 @@ fn accepted_out(
         unsafe { unique_id.write(out_string(&accepted.unique_id)) };
     }
     Ok(())
+}
+
+/// A push source naming a file (made absolute: the daemon has another
+/// working directory).
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+pub(super) unsafe fn file_source(path: *const c_char) -> Result<DocumentSource, Box<dsp_error>> {
+    // SAFETY: the caller's contract.
+    let path = unsafe { arg(path, "path") }?;
+    let path = std::path::absolute(Path::new(path))
+        .map_err(|e| dsp_error::new(ErrorCode::InvalidArgument, &format!("path: {e}")))?;
+    Ok(DocumentSource::Path(path.display().to_string()))
+}
+
+/// Sends `length` bytes at `data` to the daemon in chunks; the push source
+/// naming the committed upload.
+///
+/// # Safety
+/// `data` is NULL (with `length` 0) or points to `length` readable bytes.
+pub(super) unsafe fn upload_source(
+    client: &dsp_client,
+    data: *const u8,
+    length: usize,
+) -> Result<DocumentSource, Box<dsp_error>> {
+    if data.is_null() && length > 0 {
+        return Err(dsp_error::null_argument("data"));
+    }
+    let bytes = if length == 0 {
+        &[][..]
+    } else {
+        // SAFETY: `data` points to `length` readable bytes by contract.
+        unsafe { std::slice::from_raw_parts(data, length) }
+    };
+    let upload = client.call::<UploadBegin>(&UploadBeginParams {
+        size: length as u64,
+    })?;
+    use base64::Engine as _;
+    let mut offset = 0usize;
+    for chunk in bytes.chunks(MAX_CHUNK_BYTES) {
+        client.call::<UploadChunk>(&UploadChunkParams {
+            upload_id: upload.upload_id.clone(),
+            offset: offset as u64,
+            data: base64::engine::general_purpose::STANDARD.encode(chunk),
+        })?;
+        offset += chunk.len();
+    }
+    use sha2::Digest as _;
+    let sha256: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    client.call::<UploadCommit>(&UploadCommitParams {
+        upload_id: upload.upload_id.clone(),
+        sha256,
+    })?;
+    Ok(DocumentSource::Upload(upload.upload_id))
 }
 
 /// Queues the file at `path` (absolute) for the patient's DSP. Answers
@@ -382,15 +498,10 @@ pub extern "C" fn dsp_push_file(
         // SAFETY: handle contract.
         let client = unsafe { client_ref(client) }?;
         // SAFETY: string contract.
-        let path = unsafe { arg(path, "path") }?;
-        let path = std::path::absolute(Path::new(path))
-            .map_err(|e| dsp_error::new(ErrorCode::InvalidArgument, &format!("path: {e}")))?;
+        let source = unsafe { file_source(path) }?;
         // SAFETY: struct contract.
         let metadata = unsafe { push_metadata(metadata) }?;
-        let accepted = client.call::<Push>(&PushParams {
-            source: DocumentSource::Path(path.display().to_string()),
-            metadata,
-        })?;
+        let accepted = client.call::<Push>(&PushParams { source, metadata })?;
         accepted_out(accepted, job_id, unique_id)
     })
 }
@@ -409,43 +520,11 @@ pub extern "C" fn dsp_push_buffer(
     guard(|| {
         // SAFETY: handle contract.
         let client = unsafe { client_ref(client) }?;
-        if data.is_null() && length > 0 {
-            return Err(dsp_error::null_argument("data"));
-        }
-        // SAFETY: `data` points to `length` readable bytes by contract.
-        let bytes = if length == 0 {
-            &[][..]
-        } else {
-            unsafe { std::slice::from_raw_parts(data, length) }
-        };
         // SAFETY: struct contract.
         let metadata = unsafe { push_metadata(metadata) }?;
-        let upload = client.call::<UploadBegin>(&UploadBeginParams {
-            size: length as u64,
-        })?;
-        use base64::Engine as _;
-        let mut offset = 0usize;
-        for chunk in bytes.chunks(MAX_CHUNK_BYTES) {
-            client.call::<UploadChunk>(&UploadChunkParams {
-                upload_id: upload.upload_id.clone(),
-                offset: offset as u64,
-                data: base64::engine::general_purpose::STANDARD.encode(chunk),
-            })?;
-            offset += chunk.len();
-        }
-        use sha2::Digest as _;
-        let sha256: String = sha2::Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        client.call::<UploadCommit>(&UploadCommitParams {
-            upload_id: upload.upload_id.clone(),
-            sha256,
-        })?;
-        let accepted = client.call::<Push>(&PushParams {
-            source: DocumentSource::Upload(upload.upload_id),
-            metadata,
-        })?;
+        // SAFETY: buffer contract.
+        let source = unsafe { upload_source(client, data, length) }?;
+        let accepted = client.call::<Push>(&PushParams { source, metadata })?;
         accepted_out(accepted, job_id, unique_id)
     })
 }

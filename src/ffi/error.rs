@@ -52,9 +52,20 @@ impl dsp_error {
     }
 }
 
+thread_local! {
+    /// Set by `testing::panic_in_next_call`: the next guarded call panics.
+    pub(super) static PANIC_NEXT_CALL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Runs `f` behind the panic boundary: its error, or `DSP_E_PANIC`.
 pub(crate) fn guard(f: impl FnOnce() -> Result<(), Box<dsp_error>>) -> *mut dsp_error {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    let run = || {
+        if PANIC_NEXT_CALL.with(|p| p.replace(false)) {
+            panic!("a panic forced by dspconnect::ffi::testing::panic_in_next_call");
+        }
+        f()
+    };
+    match catch_unwind(AssertUnwindSafe(run)) {
         Ok(Ok(())) => std::ptr::null_mut(),
         Ok(Err(error)) => Box::into_raw(error),
         Err(_) => Box::into_raw(dsp_error::new(

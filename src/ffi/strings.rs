@@ -19,7 +19,7 @@ pub(crate) unsafe fn arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, 
     // SAFETY: non-NULL and NUL-terminated by the caller's contract.
     unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|_| {
         dsp_error::new(
-            ErrorCode::InvalidArgument,
+            ErrorCode::InvalidUtf8,
             &format!("argument '{name}' is not valid UTF-8"),
         )
     })

@@ -4,21 +4,55 @@
 //! It uses `interprocess`'s blocking local sockets and no async runtime, so
 //! the C library can embed it in any host process.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 
 use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use zeroize::Zeroize;
 
 use super::Endpoint;
-use super::protocol::{
-    EVENT_NOTIFICATION, Event, MAX_LINE_BYTES, Method, Request, Response, RpcError, ServerMessage,
-};
+use super::protocol::{EVENT_NOTIFICATION, Event, MAX_LINE_BYTES, Method, RpcError};
 use crate::error_code::ErrorCode;
+
+/// How far a socket timeout already set may differ from the one wanted
+/// before it is set again (one system call per change, not per call).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(10);
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A request as sent: borrowed, serialized in one pass.
+#[derive(Serialize)]
+struct OutgoingRequest<'a, P: Serialize> {
+    jsonrpc: &'static str,
+    id: u64,
+    method: &'static str,
+    params: &'a P,
+}
+
+/// A message from the daemon, parsed once: an event notification (it has
+/// a `method`) or a response, whose result stays raw JSON until the
+/// method's own type reads it.
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    /// Absent or null alike: a response the daemon could not tie to a request.
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default, borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<RpcError>,
+}
 
 /// Why a call failed: our fixed code, a message, and the daemon's error
 /// when the daemon answered one.
@@ -65,6 +99,28 @@ impl ClientError {
     }
 }
 
+/// The event a notification carries (`method` must be the event one).
+fn event_of(method: &str, params: Option<&RawValue>) -> Result<Event, ClientError> {
+    if method != EVENT_NOTIFICATION {
+        return Err(ClientError::new(
+            ErrorCode::Protocol,
+            format!("the daemon sent an unknown notification '{method}'"),
+        ));
+    }
+    let params = params.ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::Protocol,
+            "the daemon sent an event without params",
+        )
+    })?;
+    serde_json::from_str(params.get()).map_err(|e| {
+        ClientError::new(
+            ErrorCode::Protocol,
+            format!("the daemon sent an unreadable event: {e}"),
+        )
+    })
+}
+
 /// A connection to the daemon.
 pub struct Client {
     stream: Stream,
@@ -73,6 +129,11 @@ pub struct Client {
     events: VecDeque<Event>,
     next_id: u64,
     timeout: Duration,
+    /// The timeouts last set on the socket.
+    send_timeout: Option<Duration>,
+    recv_timeout: Option<Duration>,
+    /// Where reads land before they join `buffer`.
+    scratch: Box<[u8]>,
 }
 
 impl std::fmt::Debug for Client {
@@ -121,6 +182,9 @@ impl Client {
             events: VecDeque::new(),
             next_id: 1,
             timeout,
+            send_timeout: None,
+            recv_timeout: None,
+            scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
         })
     }
 
@@ -147,42 +211,30 @@ impl Client {
     ) -> Result<M::Result, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        let params = serde_json::to_value(params).map_err(|e| {
-            ClientError::new(
-                ErrorCode::InvalidArgument,
-                format!("parameters of {}: {e}", M::NAME),
-            )
+        self.send(&OutgoingRequest {
+            jsonrpc: "2.0",
+            id,
+            method: M::NAME,
+            params,
         })?;
-        let request = Request {
-            jsonrpc: "2.0".into(),
-            id: Some(Value::from(id)),
-            method: M::NAME.into(),
-            params: Some(params),
-        };
-        self.send(&request)?;
         let deadline = Instant::now() + timeout;
         loop {
             let line = self.read_line(deadline)?;
-            let message: ServerMessage = serde_json::from_slice(&line).map_err(|e| {
+            let message: Incoming = serde_json::from_slice(&line).map_err(|e| {
                 ClientError::new(
                     ErrorCode::Protocol,
                     format!("the daemon sent an unreadable message: {e}"),
                 )
             })?;
-            match message {
-                ServerMessage::Notification(n) if n.method == EVENT_NOTIFICATION => {
-                    self.events.push_back(n.params);
-                }
-                ServerMessage::Notification(n) => {
-                    return Err(ClientError::new(
-                        ErrorCode::Protocol,
-                        format!("the daemon sent an unknown notification '{}'", n.method),
-                    ));
-                }
-                ServerMessage::Response(r) if r.id.as_u64() == Some(id) => {
-                    return match (r.result, r.error) {
+            if let Some(method) = &message.method {
+                self.events.push_back(event_of(method, message.params)?);
+                continue;
+            }
+            return match message.id {
+                Some(answered) if answered.as_u64() == Some(id) => {
+                    match (message.result, message.error) {
                         (_, Some(e)) => Err(ClientError::from_rpc(e)),
-                        (Some(v), None) => serde_json::from_value(v).map_err(|e| {
+                        (Some(raw), None) => serde_json::from_str(raw.get()).map_err(|e| {
                             ClientError::new(
                                 ErrorCode::Protocol,
                                 format!("the daemon's answer to {} is malformed: {e}", M::NAME),
@@ -192,25 +244,21 @@ impl Client {
                             ErrorCode::Protocol,
                             format!("the daemon's answer to {} has no result", M::NAME),
                         )),
-                    };
+                    }
                 }
                 // An error the daemon could not tie to a request (id null):
                 // it refused the connection, or could not read what was sent.
-                ServerMessage::Response(Response {
-                    id: Value::Null,
-                    error: Some(e),
-                    ..
-                }) => return Err(ClientError::from_rpc(e)),
-                ServerMessage::Response(r) => {
-                    return Err(ClientError::new(
-                        ErrorCode::Protocol,
-                        format!(
-                            "the daemon answered request {} while {id} was waiting",
-                            r.id
-                        ),
-                    ));
+                None if message.error.is_some() => {
+                    Err(ClientError::from_rpc(message.error.expect("checked")))
                 }
-            }
+                other => Err(ClientError::new(
+                    ErrorCode::Protocol,
+                    format!(
+                        "the daemon answered request {} while {id} was waiting",
+                        other.unwrap_or(Value::Null)
+                    ),
+                )),
+            };
         }
     }
 
@@ -227,10 +275,12 @@ impl Client {
             Err(e) if e.code == ErrorCode::Timeout => return Ok(None),
             Err(e) => return Err(e),
         };
-        match serde_json::from_slice::<ServerMessage>(&line) {
-            Ok(ServerMessage::Notification(n)) if n.method == EVENT_NOTIFICATION => {
-                Ok(Some(n.params))
-            }
+        match serde_json::from_slice::<Incoming>(&line) {
+            Ok(Incoming {
+                method: Some(method),
+                params,
+                ..
+            }) => event_of(&method, params).map(Some),
             Ok(_) => Err(ClientError::new(
                 ErrorCode::Protocol,
                 "the daemon sent a response when only events were expected",
@@ -256,9 +306,12 @@ impl Client {
             ));
         }
         line.push(b'\n');
-        let result = self
-            .stream
-            .set_send_timeout(Some(self.timeout))
+        let mut result = Ok(());
+        if self.send_timeout != Some(self.timeout) {
+            result = self.stream.set_send_timeout(Some(self.timeout));
+            self.send_timeout = result.is_ok().then_some(self.timeout);
+        }
+        let result = result
             .and_then(|()| self.stream.write_all(&line))
             .and_then(|()| self.stream.flush());
         // The line may carry a PIN, a password or a presence code.
@@ -286,19 +339,32 @@ impl Client {
                     "no answer from the daemon in time",
                 ));
             }
-            self.stream
-                .set_recv_timeout(Some(remaining))
-                .map_err(|e| ClientError::io("waiting for the daemon", &e))?;
-            let mut chunk = [0u8; 16 * 1024];
-            match self.stream.read(&mut chunk) {
+            // Set again only when it changes by more than the slack: a
+            // read that wakes early loops, one that wakes late is late by
+            // at most the slack.
+            let set = self
+                .recv_timeout
+                .is_none_or(|t| t > remaining + TIMEOUT_SLACK || t + TIMEOUT_SLACK < remaining);
+            if set {
+                self.recv_timeout = None;
+                self.stream
+                    .set_recv_timeout(Some(remaining))
+                    .map_err(|e| ClientError::io("waiting for the daemon", &e))?;
+                self.recv_timeout = Some(remaining);
+            }
+            match self.stream.read(&mut self.scratch) {
                 Ok(0) => {
                     return Err(ClientError::new(
                         ErrorCode::ConnectionLost,
                         "the daemon closed the connection",
                     ));
                 }
-                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Ok(n) => self.buffer.extend_from_slice(&self.scratch[..n]),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // The socket's timeout passed; the deadline decides.
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    continue;
+                }
                 Err(e) => return Err(ClientError::io("waiting for the daemon", &e)),
             }
         }
@@ -310,7 +376,7 @@ mod tests {
     //! Framing, timeouts and event queueing, against a scripted peer on a
     //! real local socket (the daemon's own tests cover the real server).
     use super::*;
-    use crate::ipc::protocol::{Empty, StatusMethod, Subscribe};
+    use crate::ipc::protocol::{Empty, Request, StatusMethod, Subscribe};
     use interprocess::local_socket::{Listener, ListenerOptions};
     use std::io::{BufRead, BufReader, Read};
 

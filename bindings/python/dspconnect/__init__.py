@@ -22,7 +22,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-__all__ = ["Client", "DspError", "Mode", "JobState", "SessionState", "Status", "Document", "version"]
+__all__ = ["Client", "DspError", "Mode", "JobState", "SessionState", "Status", "Document",
+           "JobInfo", "Professional", "version"]
 
 
 def _load():
@@ -112,6 +113,34 @@ class _DocumentList(ctypes.Structure):
     _fields_ = [("documents", ctypes.POINTER(_Document)), ("count", ctypes.c_size_t)]
 
 
+class _Professional(ctypes.Structure):
+    _fields_ = [
+        ("ehealth_id", _void_p),
+        ("name", _void_p),
+        ("profession", _void_p),
+        ("specialty", _void_p),
+    ]
+
+
+class _ProfessionalList(ctypes.Structure):
+    _fields_ = [("professionals", ctypes.POINTER(_Professional)), ("count", ctypes.c_size_t)]
+
+
+class _JobInfo(ctypes.Structure):
+    _fields_ = [
+        ("size", ctypes.c_uint32),
+        ("state", ctypes.c_uint32),
+        ("attempts", ctypes.c_uint32),
+        ("error_code", ctypes.c_uint32),
+        ("document_size", ctypes.c_uint64),
+        ("sent", ctypes.c_uint64),
+    ]
+
+
+# void (*dsp_event_callback)(const char *event_json, void *user_data)
+_EventCallback = ctypes.CFUNCTYPE(None, ctypes.c_char_p, _void_p)
+
+
 def _sig(name, restype, *argtypes):
     f = getattr(_lib, name)
     f.restype = restype
@@ -144,6 +173,30 @@ _list_free = _sig("dsp_document_list_free", None, ctypes.POINTER(_DocumentList))
 _get_to_path = _sig("dsp_get_to_path", _void_p, _void_p, _c_char_p, _c_char_p, _c_char_p)
 _open_dsp = _sig("dsp_open_dsp", _void_p, _void_p, _c_char_p, ctypes.c_bool, ctypes.POINTER(_void_p))
 _patient_access = _sig("dsp_patient_access", _void_p, _void_p, _c_char_p, _c_char_p)
+_report_anomaly = _sig("dsp_report_anomaly", _void_p, _void_p, _c_char_p, _c_char_p, _c_char_p)
+_subscribe = _sig("dsp_subscribe", _void_p, _void_p)
+_next_event = _sig("dsp_next_event", _void_p, _void_p, ctypes.c_uint32, ctypes.POINTER(_void_p))
+_set_event_callback = _sig("dsp_set_event_callback", _void_p, _void_p, _EventCallback, _void_p)
+_job_status = _sig("dsp_job_status", _void_p, _void_p, _c_char_p, ctypes.POINTER(_JobInfo))
+_replace_file = _sig("dsp_replace_file", _void_p, _void_p, _c_char_p, _c_char_p,
+                     ctypes.POINTER(_PushMetadata), ctypes.POINTER(_void_p), ctypes.POINTER(_void_p))
+_replace_buffer = _sig("dsp_replace_buffer", _void_p, _void_p, _c_char_p, ctypes.c_char_p,
+                       ctypes.c_size_t, ctypes.POINTER(_PushMetadata), ctypes.POINTER(_void_p),
+                       ctypes.POINTER(_void_p))
+_password_login = _sig("dsp_password_login", _void_p, _void_p, _c_char_p, _c_char_p,
+                       ctypes.POINTER(ctypes.c_uint32))
+_account_activate = _sig("dsp_account_activate", _void_p, _void_p, _c_char_p, _c_char_p, _c_char_p,
+                         ctypes.POINTER(_void_p), ctypes.POINTER(_void_p))
+_account_activate_confirm = _sig("dsp_account_activate_confirm", _void_p, _void_p, _c_char_p,
+                                 _c_char_p, _c_char_p, _c_char_p, ctypes.POINTER(_void_p))
+_change_password = _sig("dsp_change_password", _void_p, _void_p, _c_char_p, _c_char_p)
+_hpd_lookup = _sig("dsp_hpd_lookup", _void_p, _void_p, _c_char_p, _c_char_p,
+                   ctypes.POINTER(ctypes.POINTER(_ProfessionalList)))
+_professional_list_free = _sig("dsp_professional_list_free", None, ctypes.POINTER(_ProfessionalList))
+_get_to_buffer = _sig("dsp_get_to_buffer", _void_p, _void_p, _c_char_p, _c_char_p, ctypes.c_uint64,
+                      ctypes.POINTER(ctypes.POINTER(ctypes.c_uint8)), ctypes.POINTER(ctypes.c_size_t),
+                      ctypes.POINTER(_void_p))
+_buffer_free = _sig("dsp_buffer_free", None, ctypes.POINTER(ctypes.c_uint8))
 
 
 def _text(ptr):
@@ -214,18 +267,38 @@ class Document:
     deprecated: bool
 
 
+@dataclass(frozen=True)
+class JobInfo:
+    state: JobState
+    attempts: int
+    error_code: "int | None"
+    document_size: int
+    sent: int
+
+
+@dataclass(frozen=True)
+class Professional:
+    ehealth_id: str
+    name: str
+    profession: "str | None"
+    specialty: "str | None"
+
+
 class Client:
     """One connection to dspconnectd (a context manager)."""
 
     def __init__(self, socket=None, timeout_ms=30_000):
+        self._handle = None
+        self._callback = None
         handle = _void_p()
         _check(_connect(_b(socket), timeout_ms, ctypes.byref(handle)))
         self._handle = handle
 
     def close(self):
         if self._handle:
-            _client_free(self._handle)
+            _client_free(self._handle)  # joins the event thread (ctypes releases the GIL)
             self._handle = None
+        self._callback = None
 
     def __enter__(self):
         return self
@@ -296,3 +369,97 @@ class Client:
 
     def patient_access(self, patient, presence_code):
         _check(_patient_access(self._handle, _b(patient), _b(presence_code)))
+
+    def report_anomaly(self, patient, unique_id, description):
+        _check(_report_anomaly(self._handle, _b(patient), _b(unique_id), _b(description)))
+
+    def subscribe(self):
+        _check(_subscribe(self._handle))
+
+    def next_event(self, timeout_ms):
+        """The next event as JSON text (after subscribe()), or None."""
+        event = _void_p()
+        _check(_next_event(self._handle, timeout_ms, ctypes.byref(event)))
+        return _take_string(event)
+
+    def set_event_callback(self, callback):
+        """`callback(event_json: str)` for every event, on the library's event
+        thread; None unregisters (waiting for a running call to return). An
+        exception it raises is printed by ctypes and does not stop events."""
+        if callback is None:
+            _check(_set_event_callback(self._handle, _EventCallback(), None))
+            self._callback = None
+            return
+
+        def trampoline(event_json, _user_data):
+            callback(event_json.decode("utf-8"))
+
+        c_callback = _EventCallback(trampoline)
+        _check(_set_event_callback(self._handle, c_callback, None))
+        self._callback = c_callback  # kept alive while the library may call it
+
+    def job_status(self, job_id):
+        info = _JobInfo(size=ctypes.sizeof(_JobInfo))
+        _check(_job_status(self._handle, _b(job_id), ctypes.byref(info)))
+        return JobInfo(JobState(info.state), info.attempts, info.error_code or None,
+                       info.document_size, info.sent)
+
+    def replace_file(self, replaces, path, *, patient, title, mode=Mode.NORMAL, patient_informed,
+                     mime_type=None):
+        m = self._metadata(patient, title, mode, patient_informed, mime_type)
+        return self._push(_replace_file, _b(replaces), _b(os.path.abspath(path)), ctypes.byref(m))
+
+    def replace_bytes(self, replaces, data, *, patient, title, mode=Mode.NORMAL, patient_informed,
+                      mime_type=None):
+        m = self._metadata(patient, title, mode, patient_informed, mime_type)
+        return self._push(_replace_buffer, _b(replaces), bytes(data), len(data), ctypes.byref(m))
+
+    def password_login(self, matricule, password):
+        state = ctypes.c_uint32()
+        _check(_password_login(self._handle, _b(matricule), _b(password), ctypes.byref(state)))
+        return SessionState(state.value)
+
+    def account_activate(self, activation_code, matricule, email):
+        """First activation step: (address the code went to, masked; code expiry)."""
+        sent_to, expires = _void_p(), _void_p()
+        error = _account_activate(self._handle, _b(activation_code), _b(matricule), _b(email),
+                                  ctypes.byref(sent_to), ctypes.byref(expires))
+        result = (_take_string(sent_to), _take_string(expires))
+        _check(error)
+        return result
+
+    def account_activate_confirm(self, activation_code, matricule, email_code, new_password):
+        """Second activation step: the professional's eHealth id."""
+        ehealth_id = _void_p()
+        error = _account_activate_confirm(self._handle, _b(activation_code), _b(matricule),
+                                          _b(email_code), _b(new_password), ctypes.byref(ehealth_id))
+        result = _take_string(ehealth_id)
+        _check(error)
+        return result
+
+    def change_password(self, old_password, new_password):
+        _check(_change_password(self._handle, _b(old_password), _b(new_password)))
+
+    def hpd_lookup(self, ehealth_id=None, name=None):
+        out = ctypes.POINTER(_ProfessionalList)()
+        _check(_hpd_lookup(self._handle, _b(ehealth_id), _b(name), ctypes.byref(out)))
+        try:
+            return [Professional(_text(p.ehealth_id), _text(p.name), _text(p.profession),
+                                 _text(p.specialty))
+                    for p in (out.contents.professionals[i] for i in range(out.contents.count))]
+        finally:
+            _professional_list_free(out)
+
+    def get_bytes(self, patient, unique_id, max_size=16 << 20):
+        """A small document's (bytes, MIME type); nothing is written to disk."""
+        data = ctypes.POINTER(ctypes.c_uint8)()
+        length = ctypes.c_size_t()
+        mime = _void_p()
+        error = _get_to_buffer(self._handle, _b(patient), _b(unique_id), max_size,
+                               ctypes.byref(data), ctypes.byref(length), ctypes.byref(mime))
+        try:
+            mime_type = _take_string(mime)
+            _check(error)
+            return ctypes.string_at(data, length.value), mime_type
+        finally:
+            _buffer_free(data)
