@@ -193,6 +193,7 @@ if [ "$long" = 1 ]; then
   cargo bench --locked -p ihe --bench mtom_memory
   cargo bench --locked -p dspconnectd --bench daemon_overhead
   cargo bench --locked -p dspconnectd --bench drop_folder
+  cargo bench --locked -p dspconnect --bench ffi_status
   cargo build --locked --release -p dspconnect-sandbox --bin dsp-virtual-card
   cargo bench --locked -p dspconnectd --features pcsc --bench card_pcsc
   collect_benchmarks

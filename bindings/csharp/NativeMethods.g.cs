@@ -30,7 +30,10 @@ namespace DspConnect
         internal static extern dsp_error* dsp_connect(byte* socket, uint timeout_ms, dsp_client** @out);
 
         /// <summary>
-        ///  Closes the connection; NULL is accepted.
+        ///  Closes the connection; NULL is accepted. An event callback registered
+        ///  on it is unregistered first: its thread is joined, so no callback runs
+        ///  after this returns (called from the callback itself, the thread ends
+        ///  when the callback returns instead).
         /// </summary>
         [DllImport(__DllName, EntryPoint = "dsp_client_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern void dsp_client_free(dsp_client* client);
