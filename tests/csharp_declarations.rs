@@ -20,11 +20,17 @@ use std::path::{Path, PathBuf};
 
 use dspconnect::ErrorCode;
 
-const FFI_FILES: [&str; 3] = [
-    "src/ffi/client.rs",
-    "src/ffi/error.rs",
-    "src/ffi/strings.rs",
-];
+/// Every source file of the C ABI (src/ffi/*.rs), in name order, so that
+/// a new file's exports are generated and checked without editing this.
+fn ffi_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("src/ffi"))
+        .expect("src/ffi")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    files
+}
 const CHECKED_IN: &str = "bindings/csharp/NativeMethods.g.cs";
 const STALE: &str = "stale: run `DSP_UPDATE_CSHARP=1 cargo test --test csharp_declarations`";
 
@@ -36,7 +42,7 @@ fn workspace() -> PathBuf {
 fn generate(into: &Path) -> String {
     let root = workspace();
     let mut builder = csbindgen::Builder::default();
-    for file in FFI_FILES {
+    for file in ffi_files() {
         builder = builder.input_extern_file(root.join(file));
     }
     builder
@@ -84,8 +90,8 @@ fn the_checked_in_declarations_are_csbindgens_current_output() {
 /// The names of the `extern "C"` exports of the ABI files.
 fn exported_functions() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    for file in FFI_FILES {
-        let text = std::fs::read_to_string(workspace().join(file)).expect("ffi source");
+    for file in ffi_files() {
+        let text = std::fs::read_to_string(file).expect("ffi source");
         for part in text.split("pub extern \"C\" fn ").skip(1) {
             let name: String = part
                 .chars()

@@ -18,7 +18,61 @@ namespace DspConnect
 
 
 
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void dsp_set_event_callback_callback_delegate(byte* event_json, void* user_data);
 
+
+
+        /// <summary>
+        ///  Opens a password session with the professional's matricule and
+        ///  platform password: account and directory only, never DSP documents
+        ///  (those answer `DSP_E_PASSWORD_SESSION_LIMITED`). `*state` (may be NULL)
+        ///  receives the new session state (`DSP_SESSION_PASSWORD`). The library
+        ///  keeps no copy of the password.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_password_login", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern dsp_error* dsp_password_login(dsp_client* client, byte* matricule, byte* password, dsp_session_state* state);
+
+        /// <summary>
+        ///  First step of activating the professional's account: the code of the
+        ///  Agence eSanté's letter, the professional's matricule and an e-mail
+        ///  address they can read now; the request is signed with the card.
+        ///  `*email_sent_to` (the address, partly masked) and `*code_expires_at`
+        ///  (RFC 3339) may each be NULL when not wanted; free them with
+        ///  `dsp_string_free`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_account_activate", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern dsp_error* dsp_account_activate(dsp_client* client, byte* activation_code, byte* matricule, byte* email, byte** email_sent_to, byte** code_expires_at);
+
+        /// <summary>
+        ///  Second step of the activation: the letter's code again, the code
+        ///  received by e-mail and the new platform password. `*ehealth_id` (may be
+        ///  NULL) receives the activated professional's eHealth id; free it with
+        ///  `dsp_string_free`. The library keeps no copy of the codes or password.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_account_activate_confirm", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern dsp_error* dsp_account_activate_confirm(dsp_client* client, byte* activation_code, byte* matricule, byte* email_code, byte* new_password, byte** ehealth_id);
+
+        /// <summary>
+        ///  Changes the professional's platform password (a password that does not
+        ///  meet the rules is `DSP_E_WEAK_PASSWORD`). The library keeps no copy.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_change_password", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern dsp_error* dsp_change_password(dsp_client* client, byte* old_password, byte* new_password);
+
+        /// <summary>
+        ///  Looks up professionals in the HPD directory by eHealth id or by part of
+        ///  a name (either may be NULL, not both); `*out` is freed with
+        ///  `dsp_professional_list_free()` (an empty list when nobody matches).
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_hpd_lookup", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern dsp_error* dsp_hpd_lookup(dsp_client* client, byte* ehealth_id, byte* name, dsp_professional_list** @out);
+
+        /// <summary>
+        ///  Frees a professional list; NULL is accepted.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_professional_list_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void dsp_professional_list_free(dsp_professional_list* list);
 
         /// <summary>
         ///  Connects to the daemon: at `socket` (a path), or when NULL at the
@@ -144,6 +198,46 @@ namespace DspConnect
         internal static extern dsp_error* dsp_next_event(dsp_client* client, uint timeout_ms, byte** event_json);
 
         /// <summary>
+        ///  Queues a replacement (RPLC) of the document `replaces` (a uniqueId this
+        ///  professional authored) by the file at `path`; otherwise as
+        ///  `dsp_push_file`: `*job_id` and `*unique_id` (the new document's; each
+        ///  may be NULL) are freed with `dsp_string_free`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_replace_file", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern dsp_error* dsp_replace_file(dsp_client* client, byte* replaces, byte* path, dsp_push_metadata* metadata, byte** job_id, byte** unique_id);
+
+        /// <summary>
+        ///  Queues a replacement (RPLC) of the document `replaces` by `length`
+        ///  bytes at `data`; otherwise as `dsp_push_buffer`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_replace_buffer", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern dsp_error* dsp_replace_buffer(dsp_client* client, byte* replaces, byte* data, System.UIntPtr length, dsp_push_metadata* metadata, byte** job_id, byte** unique_id);
+
+        /// <summary>
+        ///  A job's state now, without waiting (`job.status`). `info-&gt;size` must
+        ///  be `sizeof(dsp_job_info)`; an unknown job is `DSP_E_UNKNOWN_JOB`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_job_status", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern dsp_error* dsp_job_status(dsp_client* client, byte* job_id, dsp_job_info* info);
+
+        /// <summary>
+        ///  Retrieves a document into memory, for small documents: `*data` receives
+        ///  its `*length` bytes (free with `dsp_buffer_free`, which wipes them) and
+        ///  `*mime_type` (may be NULL when not wanted) its type, freed with
+        ///  `dsp_string_free`. A document larger than `max_size` bytes is
+        ///  `DSP_E_FILE_TOO_LARGE` (use `dsp_get_to_path` for those); nothing of it
+        ///  is written to disk. On error `*data` is NULL and `*length` 0.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_get_to_buffer", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern dsp_error* dsp_get_to_buffer(dsp_client* client, byte* patient, byte* unique_id, ulong max_size, byte** data, System.UIntPtr* length, byte** mime_type);
+
+        /// <summary>
+        ///  Frees (and wipes) a buffer from `dsp_get_to_buffer`; NULL is accepted.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_buffer_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void dsp_buffer_free(byte* data);
+
+        /// <summary>
         ///  The error's fixed code (`dsp_code`); `DSP_E_NULL_ARGUMENT` for NULL.
         /// </summary>
         [DllImport(__DllName, EntryPoint = "dsp_error_code", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
@@ -181,6 +275,37 @@ namespace DspConnect
         internal static extern void dsp_error_free(dsp_error* error);
 
         /// <summary>
+        ///  Registers `callback` to receive this client's events (card, session,
+        ///  job progress and results, notices: docs/ipc.md "Events"); NULL
+        ///  unregisters. Registering replaces the previous callback.
+        ///
+        ///  - **Thread:** the callback runs on a thread the library starts for this
+        ///    client (named `dspconnect-events`), never on the caller's thread;
+        ///    events come one at a time, in the daemon's order. The thread reads a
+        ///    second connection of its own, subscribed before this call returns:
+        ///    every event published after it returns is delivered.
+        ///  - **`event_json`** is valid only during the call: copy it to keep it.
+        ///    `user_data` is passed back unchanged.
+        ///  - **From the callback** any function of this library may be called,
+        ///    on this client too (`dsp_status_get`, `dsp_job_status`, even
+        ///    `dsp_job_wait`: the callback's connection is not the client's, so
+        ///    nothing deadlocks; a blocking call only delays the next events). It may
+        ///    also unregister itself or free its client: its thread then ends when
+        ///    it returns. The callback must return normally (no C++ exception or
+        ///    longjmp across it).
+        ///  - **Unregistering** (NULL, a new callback, or `dsp_client_free`) waits
+        ///    for a running callback to return and ends the thread: no call of the
+        ///    old callback happens after it returns (except, from the callback
+        ///    itself, the one running).
+        ///  - If the daemon goes away the callback receives a last `notice` event
+        ///    saying so, and no more; register again to resume.
+        ///  - `dsp_next_event` polling is independent: it reads the client's own
+        ///    connection after `dsp_subscribe`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "dsp_set_event_callback", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern dsp_error* dsp_set_event_callback(dsp_client* client, dsp_set_event_callback_callback_delegate callback, void* user_data);
+
+        /// <summary>
         ///  Frees a string returned by this library (its bytes are wiped first: it
         ///  may be a one-time URL); NULL is accepted.
         /// </summary>
@@ -194,6 +319,35 @@ namespace DspConnect
         internal static extern byte* dsp_version();
 
 
+    }
+
+    /// <summary>
+    ///  One professional of the HPD directory.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct dsp_professional
+    {
+        public byte* ehealth_id;
+        public byte* name;
+        /// <summary>
+        ///  NULL when the directory does not say.
+        /// </summary>
+        public byte* profession;
+        /// <summary>
+        ///  NULL when the directory does not say.
+        /// </summary>
+        public byte* specialty;
+    }
+
+    /// <summary>
+    ///  The professionals of `dsp_hpd_lookup`; free with
+    ///  `dsp_professional_list_free()`.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct dsp_professional_list
+    {
+        public dsp_professional* professionals;
+        public System.UIntPtr count;
     }
 
     /// <summary>
@@ -300,6 +454,37 @@ namespace DspConnect
     {
         public dsp_document* documents;
         public System.UIntPtr count;
+    }
+
+    /// <summary>
+    ///  A job's state as `dsp_job_status` reports it. The caller sets `size`
+    ///  to `sizeof(dsp_job_info)` before the call (another value is
+    ///  `DSP_E_STRUCT_VERSION`: the struct may grow in later versions).
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct dsp_job_info
+    {
+        /// <summary>
+        ///  `sizeof(dsp_job_info)`, set by the caller.
+        /// </summary>
+        public uint size;
+        public dsp_job_state state;
+        /// <summary>
+        ///  Upload attempts so far.
+        /// </summary>
+        public uint attempts;
+        /// <summary>
+        ///  A FAILED or CONFLICT job's error code (`dsp_code`), else 0.
+        /// </summary>
+        public uint error_code;
+        /// <summary>
+        ///  The document's size in bytes.
+        /// </summary>
+        public ulong document_size;
+        /// <summary>
+        ///  Bytes sent in the current attempt.
+        /// </summary>
+        public ulong sent;
     }
 
     /// <summary>
