@@ -375,16 +375,13 @@ fn a_card_pulled_during_an_upload_locks_and_the_job_completes_once_after_the_pin
             job_id: accepted.job_id.clone(),
         })
         .expect("job status");
-    if job.state != JobState::Done {
-        // Not yet registered when the card left: it waits for the card.
-        std::thread::sleep(Duration::from_secs(2));
-        let job = client
-            .call::<JobStatus>(&JobRef {
-                job_id: accepted.job_id.clone(),
-            })
-            .expect("job status");
-        assert!(!job.state.is_final(), "the job waits for the card: {job:?}");
-    }
+    // An upload already under way when the card leaves is not aborted (its
+    // request was authorised before); it may end while the card is out.
+    // Whatever it did, after the card and the PIN it is registered once.
+    assert!(
+        job.state == JobState::Done || !job.state.is_final(),
+        "the job neither registered nor waits: {job:?}"
+    );
     card.insert(READER_0);
     card_in(&mut client, "Virtual PCD 00 00");
     unlock(&mut client, &pin);
