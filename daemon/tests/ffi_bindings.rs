@@ -29,35 +29,6 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
-/// The target profile folder this test binary was built into
-/// (`<target>/<profile>/deps/ffi_bindings-…`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("<target>/<profile>/deps")
-        .to_owned()
-}
-
-/// The directory holding libdspconnect.so, built with this profile.
-fn library_dir() -> PathBuf {
-    let dir = profile_dir();
-    if !dir.join("libdspconnect.so").exists() {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "-p", "dspconnect", "--lib"])
-            .current_dir(workspace());
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cargo.arg("--release");
-        }
-        let status = cargo.status().expect("cargo runs");
-        assert!(status.success(), "libdspconnect builds");
-    }
-    let lib = dir.join("libdspconnect.so");
-    assert!(lib.exists(), "no {}", lib.display());
-    dir
-}
-
 /// Whether `tool` can run. Absent: the test is skipped (false) unless
 /// DSP_REQUIRE_TOOLS is set, when it fails.
 fn have_tool(tool: &str, version_arg: &str, package: &str) -> bool {
@@ -308,7 +279,7 @@ fn the_cpp_example_pushes_restreint_then_sets_normal_through_the_daemon() {
     if !have_tool("g++", "--version", "g++") {
         return;
     }
-    let lib = library_dir();
+    let lib = ffi_library_dir();
     let out = tempfile::tempdir().unwrap();
     let program = out.path().join("push-cpp");
     compile_cpp(
@@ -336,7 +307,7 @@ fn the_pascal_example_pushes_restreint_then_sets_normal_through_the_daemon() {
     if !have_tool("fpc", "-iV", "fp-compiler") {
         return;
     }
-    let lib = library_dir();
+    let lib = ffi_library_dir();
     let out = tempfile::tempdir().unwrap();
     let program = compile_pascal(
         &workspace().join("examples/pascal/push.pas"),
@@ -349,7 +320,7 @@ fn the_pascal_example_pushes_restreint_then_sets_normal_through_the_daemon() {
 
 /// The `dsp_*` functions the built library exports (nm -D).
 fn exported_symbols() -> BTreeSet<String> {
-    let lib = library_dir().join("libdspconnect.so");
+    let lib = ffi_library_dir().join("libdspconnect.so");
     let out = run_ok(
         Command::new("nm").args(["-D", "--defined-only"]).arg(&lib),
         "nm (Debian package binutils)",
@@ -652,7 +623,7 @@ fn the_pascal_records_and_constants_match_the_c_header() {
     if !have_tool("fpc", "-iV", "fp-compiler") || !have_tool("gcc", "--version", "gcc") {
         return;
     }
-    let lib = library_dir();
+    let lib = ffi_library_dir();
     let out = tempfile::tempdir().unwrap();
     let structs = header_structs();
     let constants = header_constants();
@@ -861,7 +832,7 @@ fn the_cpp_error_paths_are_clean_under_address_sanitizer() {
     if !have_tool("g++", "--version", "g++") {
         return;
     }
-    let lib = library_dir();
+    let lib = ffi_library_dir();
     let out = tempfile::tempdir().unwrap();
     let source = out.path().join("errors.cpp");
     std::fs::write(&source, ASAN_PROGRAM).unwrap();

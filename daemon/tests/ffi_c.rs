@@ -20,28 +20,6 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
-/// The directory holding libdspconnect.so, built from this workspace now:
-/// a library left in a shared target folder by another checkout would
-/// otherwise be tested in its place.
-fn library_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    let dir = target.join("debug");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-p", "dspconnect", "--lib"])
-        .current_dir(workspace())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "libdspconnect builds");
-    assert!(
-        dir.join("libdspconnect.so").exists(),
-        "no libdspconnect.so in {}",
-        dir.display()
-    );
-    dir
-}
-
 /// Whether valgrind runs. Absent: skipped (false) unless DSP_REQUIRE_TOOLS
 /// is set, when it fails.
 fn have_valgrind() -> bool {
@@ -141,7 +119,7 @@ fn the_header_is_c99_and_cpp_clean() {
 
 #[test]
 fn the_c_example_pushes_a_report_through_the_library() {
-    let lib = library_dir();
+    let lib = ffi_library_dir();
     let out = tempfile::tempdir().unwrap();
     let program = out.path().join("push");
     let compiled = Command::new("gcc")
@@ -198,7 +176,7 @@ fn the_c_example_pushes_a_report_through_the_library() {
 
 #[test]
 fn the_python_binding_pushes_a_report_through_the_library() {
-    let lib = library_dir();
+    let lib = ffi_library_dir();
     let sandbox = ExternalSandbox::start();
     let home = DaemonHome::new();
     let (card, pin) = sandbox.export_card("SBX1001", sandbox.dir.path());
@@ -245,7 +223,7 @@ fn the_python_binding_pushes_a_report_through_the_library() {
 
 #[test]
 fn the_pkg_config_file_gives_the_version_and_the_flags_to_build_with() {
-    let lib = library_dir();
+    let lib = ffi_library_dir();
     let pkg = |args: &[&str]| {
         let out = Command::new("pkg-config")
             .env("PKG_CONFIG_PATH", workspace().join("include"))
@@ -290,7 +268,7 @@ fn the_pkg_config_file_gives_the_version_and_the_flags_to_build_with() {
 /// example's strings, lists and errors all freed.
 #[test]
 fn the_c_examples_run_against_the_daemon_and_under_valgrind() {
-    let lib = library_dir();
+    let lib = ffi_library_dir();
     let out = tempfile::tempdir().unwrap();
     let events = out.path().join("events");
     let push = out.path().join("push");
@@ -363,7 +341,7 @@ fn the_c_examples_run_against_the_daemon_and_under_valgrind() {
 /// the password; wrong inputs answer their codes.
 #[test]
 fn the_c_account_example_activates_logs_in_and_changes_the_password() {
-    let lib = library_dir();
+    let lib = ffi_library_dir();
     let out = tempfile::tempdir().unwrap();
     let program = out.path().join("account");
     compile_c("examples/c/account.c", &program, &lib);

@@ -27,23 +27,6 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
-/// The directory holding libdspconnect.so (built with the workspace).
-fn library_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    let dir = target.join("debug");
-    if !dir.join("libdspconnect.so").exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "dspconnect", "--lib"])
-            .current_dir(workspace())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "libdspconnect builds");
-    }
-    dir
-}
-
 /// Whether `mcs` and `mono` run; when not, the test is skipped (with a
 /// message) unless `DSP_REQUIRE_TOOLS` is set, which makes it fail.
 fn mono_tools(test: &str) -> bool {
@@ -140,7 +123,7 @@ fn mono(exe: &Path) -> Command {
     command
         .args(["--kill-after=10", "180", "mono", "--debug"])
         .arg(exe)
-        .env("LD_LIBRARY_PATH", library_dir());
+        .env("LD_LIBRARY_PATH", ffi_library_dir());
     command
 }
 

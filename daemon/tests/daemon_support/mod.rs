@@ -504,3 +504,48 @@ pub fn all_bytes_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out
 }
+
+/// The folder holding libdspconnect.so for the profile this test binary was
+/// built with (`<target>/<profile>`, found from the test binary's own path,
+/// so a library in another checkout's target folder is never picked up).
+///
+/// The test script builds it with the workspace (`cargo build --workspace
+/// --all-targets`). When it is missing (a single test run by hand), it is
+/// built into a target folder of its own: `cargo build -p dspconnect` in
+/// the shared one would resolve features differently and overwrite
+/// `libdspconnect.rlib` (a cdylib package's files carry no hash), which the
+/// crates already built against it — the doc-tests among them — then
+/// cannot load.
+pub fn ffi_library_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("<target>/<profile>/deps")
+        .to_owned();
+    if profile_dir.join("libdspconnect.so").exists() {
+        return profile_dir;
+    }
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let own_target = profile_dir.parent().expect("<target>").join("ffi-library");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "-p", "dspconnect", "--lib", "--target-dir"])
+        .arg(&own_target)
+        .current_dir(workspace);
+    if release {
+        cargo.arg("--release");
+    }
+    let status = cargo.status().expect("cargo runs");
+    assert!(status.success(), "libdspconnect builds");
+    let dir = own_target.join(if release { "release" } else { "debug" });
+    assert!(
+        dir.join("libdspconnect.so").exists(),
+        "no libdspconnect.so in {}",
+        dir.display()
+    );
+    dir
+}
