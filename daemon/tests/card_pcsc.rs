@@ -23,6 +23,7 @@ use dspconnect::ErrorCode;
 use dspconnect::ipc::client::Client;
 use dspconnect::ipc::protocol::*;
 use dspconnect::model::ConfidentialityMode;
+use dspconnect_sandbox::faults::{FaultPlan, FaultRule};
 
 const READER_0: u16 = 35963;
 const READER_1: u16 = 35964;
@@ -158,11 +159,19 @@ impl Drop for VirtualCard {
 /// A daemon on its embedded sandbox reading cards through PC/SC, and the
 /// demo GP's card (exported by the daemon at start) with its PIN.
 fn daemon_with_pcsc(home: &DaemonHome) -> (Daemon, PathBuf, String) {
+    daemon_with_pcsc_on_port(home, 0)
+}
+
+/// The same, with the embedded sandbox on `port` (0: any free one).
+fn daemon_with_pcsc_on_port(home: &DaemonHome, port: u16) -> (Daemon, PathBuf, String) {
     let file = home.config_file();
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(
         &file,
-        "[card]\nbackend = \"pcsc\"\n\n[tray]\nenabled = false\n\n[session]\nlock_on_screen_lock = false\n",
+        format!(
+            "[card]\nbackend = \"pcsc\"\n\n[tray]\nenabled = false\n\n[session]\n\
+             lock_on_screen_lock = false\n\n[sandbox]\nport = {port}\n"
+        ),
     )
     .unwrap();
     let daemon = Daemon::start(home, &[]);
@@ -357,37 +366,94 @@ fn a_card_pulled_during_an_upload_locks_and_the_job_completes_once_after_the_pin
         return;
     };
     let home = DaemonHome::new();
-    let (daemon, card_dir, pin) = daemon_with_pcsc(&home);
+    let port = free_port();
+    let (daemon, card_dir, pin) = daemon_with_pcsc_on_port(&home, port);
+    let admin = EmbeddedSandboxAdmin::new(
+        find_file(&home.path("data"), "admin-token")
+            .expect("the embedded sandbox's admin token")
+            .parent()
+            .unwrap(),
+        port,
+    );
     let mut client = daemon.client();
     let mut card = VirtualCard::start(&card_dir);
     card.insert(READER_0);
     card_in(&mut client, "Virtual PCD 00 00");
     unlock(&mut client, &pin);
 
-    let accepted = push(&mut client, &home, "Pulled mid-upload", 16 * 1024 * 1024);
+    // The repository holds every submission for a minute before it reads
+    // it: the upload is surely under way when the card leaves.
+    admin.set_faults(&FaultPlan {
+        rules: vec![FaultRule {
+            path_prefix: "/xds/repository".into(),
+            delay_percent: 100,
+            delay_ms: 60_000,
+            ..FaultRule::default()
+        }],
+        ..FaultPlan::default()
+    });
+    let accepted = push(&mut client, &home, "Pulled mid-upload", 4 * 1024 * 1024);
+    wait_job_state(&mut client, &accepted.job_id, JobState::Uploading);
     card.remove();
-    let locked = wait_status(&mut client, "locked after the removal", |s| {
+    wait_status(&mut client, "locked after the removal", |s| {
         !s.card.card_present && s.session.state != SessionState::Authenticated
     });
-    assert_ne!(locked.session.state, SessionState::Authenticated);
-    let job = client
+    // The upload stops with the session: the job waits for the card.
+    let job = wait_job_state(&mut client, &accepted.job_id, JobState::WaitingForSession);
+    assert_eq!(
+        job.error.as_ref().map(|e| e.code),
+        Some(ErrorCode::SessionLocked),
+        "{job:?}"
+    );
+    admin.clear_faults();
+    std::thread::sleep(Duration::from_millis(500));
+    let still = client
         .call::<JobStatus>(&JobRef {
             job_id: accepted.job_id.clone(),
         })
         .expect("job status");
-    // An upload already under way when the card leaves is not aborted (its
-    // request was authorised before); it may end while the card is out.
-    // Whatever it did, after the card and the PIN it is registered once.
-    assert!(
-        job.state == JobState::Done || !job.state.is_final(),
-        "the job neither registered nor waits: {job:?}"
-    );
+    assert_eq!(still.state, JobState::WaitingForSession, "{still:?}");
+
     card.insert(READER_0);
     card_in(&mut client, "Virtual PCD 00 00");
     unlock(&mut client, &pin);
     let job = wait_job(&mut client, &accepted.job_id, Duration::from_secs(120));
     assert_eq!(job.state, JobState::Done, "{job:?}\n{}", daemon.logs());
     assert_eq!(listed_with_title(&mut client, "Pulled mid-upload"), 1);
+}
+
+/// Polls the job until it is in `state` (a non-final one).
+fn wait_job_state(client: &mut Client, job_id: &str, state: JobState) -> Job {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let job = client
+            .call::<JobStatus>(&JobRef {
+                job_id: job_id.to_owned(),
+            })
+            .expect("job status");
+        if job.state == state {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job never reached {state:?}: {job:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
 }
 
 #[test]

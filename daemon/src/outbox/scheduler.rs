@@ -169,6 +169,31 @@ impl Outbox {
         }
     }
 
+    /// An upload cut off because its professional's session ended: it
+    /// waits for them, and is not counted as an attempt (the platform did
+    /// not fail). Part of it may have reached the platform, or all of it:
+    /// the outcome is unknown, which the retry's duplicate rule settles.
+    fn interrupted_by_session_end(&self, id: Uuid) {
+        let info = ErrorInfo {
+            code: ErrorCode::SessionLocked,
+            message: "the upload was stopped because the professional's session ended (card \
+                      removed or session locked)"
+                .to_owned(),
+            hint: Some(
+                "insert the card and give the PIN: the upload starts again by itself".to_owned(),
+            ),
+        };
+        match self.update(id, |r| {
+            r.state = JobState::WaitingForSession;
+            r.attempts = r.attempts.saturating_sub(1);
+            r.outcome_unknown = true;
+            r.last_error = Some(info);
+        }) {
+            Ok(_) => tracing::info!(job = %id, "upload stopped: the session ended"),
+            Err(e) => tracing::error!(error = %e, "job state not saved"),
+        }
+    }
+
     /// A temporary failure: wait and retry, or give up after the allowed
     /// attempts (the job can still be retried by the user).
     fn retry_later(&self, record: &JobRecord, rule: &Rule, failure: &UploadFailure) {
@@ -210,7 +235,12 @@ impl Outbox {
         self.finish(id, JobState::Failed, Some(error_info(rule, failure)));
     }
 
-    async fn attempt<U: Uploader>(&self, uploader: &U, id: Uuid) -> AfterAttempt {
+    async fn attempt<U: Uploader>(
+        &self,
+        uploader: &U,
+        sessions: &mut watch::Receiver<Option<Owner>>,
+        id: Uuid,
+    ) -> AfterAttempt {
         let Ok(record) = self.record_by_uuid(id) else {
             // Discarded meanwhile.
             return AfterAttempt::Continue;
@@ -262,7 +292,18 @@ impl Outbox {
             );
             return AfterAttempt::Continue;
         }
-        let failure = match uploader.upload(&record, &content).await {
+        // The session ending (card pulled, lock, another professional's
+        // card) stops the upload at once: the job's right to go rests on
+        // its professional's open session. What was sent may still have
+        // been registered; the retry, under the same uniqueId, finds out.
+        let outcome = tokio::select! {
+            outcome = uploader.upload(&record, &content) => outcome,
+            () = session_left(sessions, &record.owner) => {
+                self.interrupted_by_session_end(id);
+                return AfterAttempt::Continue;
+            }
+        };
+        let failure = match outcome {
             UploadOutcome::Registered => {
                 self.finish(id, JobState::Done, None);
                 return AfterAttempt::Continue;
@@ -360,6 +401,21 @@ fn error_info(rule: &Rule, failure: &UploadFailure) -> ErrorInfo {
     }
 }
 
+/// Resolves when the session is no longer `owner`'s. A republished
+/// session of the same professional (a renewed assertion) does not count;
+/// a closed channel (the daemon stopping) never resolves here, the stop
+/// path handles it.
+async fn session_left(sessions: &mut watch::Receiver<Option<Owner>>, owner: &Owner) {
+    loop {
+        if sessions.borrow_and_update().as_ref() != Some(owner) {
+            return;
+        }
+        if sessions.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 fn instant_of(t: OffsetDateTime) -> Instant {
     let wait = t - OffsetDateTime::now_utc();
     Instant::now() + Duration::try_from(wait).unwrap_or(Duration::ZERO)
@@ -392,7 +448,9 @@ async fn run<U: Uploader>(
         };
         let wake_at = match next {
             NextDue::Job(id) => {
-                if let AfterAttempt::SessionRefused = outbox.attempt(uploader.as_ref(), id).await {
+                if let AfterAttempt::SessionRefused =
+                    outbox.attempt(uploader.as_ref(), &mut sessions, id).await
+                {
                     session_refused = true;
                 }
                 continue;

@@ -130,6 +130,9 @@ enum Answer {
     Fail(UploadFailure),
     /// Register, then lose the answer.
     RegisterThenFail(UploadFailure),
+    /// Send (registering or not), then never answer: the upload is still
+    /// under way until the scheduler gives it up.
+    Hang { registered: bool },
 }
 
 #[derive(Default)]
@@ -140,6 +143,17 @@ struct Platform {
     read_back_script: Mutex<VecDeque<ReadBackOutcome>>,
     uploads: AtomicUsize,
     read_backs: AtomicUsize,
+    /// Uploads dropped by the scheduler before they answered.
+    abandoned: Arc<AtomicUsize>,
+}
+
+/// Counts an upload future dropped before its answer.
+struct AbandonGuard(Arc<AtomicUsize>);
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl Platform {
@@ -193,6 +207,13 @@ impl Uploader for Platform {
             Answer::RegisterThenFail(f) => {
                 assert_eq!(self.register(job, content), UploadOutcome::Registered);
                 UploadOutcome::Failed(f)
+            }
+            Answer::Hang { registered } => {
+                if registered {
+                    assert_eq!(self.register(job, content), UploadOutcome::Registered);
+                }
+                let _guard = AbandonGuard(Arc::clone(&self.abandoned));
+                std::future::pending::<UploadOutcome>().await
             }
         }
     }
@@ -916,6 +937,53 @@ async fn a_refused_assertion_waits_for_the_session_without_counting() {
     assert_eq!(done.state, JobState::Done);
     assert_eq!(done.attempts, 1);
     run.scheduler.stop().await;
+}
+
+/// Card pulled (or session locked) mid-upload: the upload stops at once,
+/// the job waits for its professional without counting an attempt, and
+/// goes once the session is back — whether or not the cut-off request had
+/// reached the registry.
+#[tokio::test]
+async fn an_upload_under_way_stops_when_the_session_ends_and_goes_once_after() {
+    for registered in [false, true] {
+        let env = Env::new();
+        let outbox = env.open();
+        let platform = Platform::new(vec![Answer::Hang { registered }]);
+        let run = start(&outbox, platform, Some(gp()));
+        let job = push(&outbox, gp()).await;
+        wait_state(&outbox, &job.job_id, JobState::Uploading).await;
+        // A renewed assertion of the same professional does not stop it.
+        run.session.send(Some(gp())).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(outbox.job(&job.job_id).unwrap().state, JobState::Uploading);
+        assert_eq!(run.platform.abandoned.load(Ordering::SeqCst), 0);
+
+        run.session.send(None).unwrap();
+        wait_state(&outbox, &job.job_id, JobState::WaitingForSession).await;
+        assert_eq!(run.platform.abandoned.load(Ordering::SeqCst), 1);
+        let record = outbox.record(&job.job_id).unwrap();
+        assert!(record.outcome_unknown, "registered={registered}");
+        assert_eq!(record.attempts, 0);
+        assert_eq!(
+            record.last_error.as_ref().map(|e| e.code),
+            Some(ErrorCode::SessionLocked)
+        );
+        // Nothing goes while the card is out.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(run.platform.uploads.load(Ordering::SeqCst), 1);
+
+        run.session.send(Some(gp())).unwrap();
+        let done = wait_final(&outbox, &job).await;
+        assert_eq!(done.state, JobState::Done, "registered={registered}");
+        assert_eq!(run.platform.entries(), 1);
+        assert_eq!(run.platform.uploads.load(Ordering::SeqCst), 2);
+        // A request that had registered is settled by reading it back.
+        assert_eq!(
+            run.platform.read_backs.load(Ordering::SeqCst),
+            usize::from(registered)
+        );
+        run.scheduler.stop().await;
+    }
 }
 
 #[tokio::test]

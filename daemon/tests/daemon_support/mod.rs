@@ -549,3 +549,91 @@ pub fn ffi_library_dir() -> PathBuf {
     );
     dir
 }
+
+/// The admin API of a daemon's embedded sandbox (the `/admin/api/…` routes
+/// a demo or a test drives), reached like any HTTPS client: the platform
+/// CA and the admin token from the sandbox's data folder.
+pub struct EmbeddedSandboxAdmin {
+    base_url: String,
+    token: String,
+    tls: rustls::ClientConfig,
+}
+
+impl EmbeddedSandboxAdmin {
+    /// `data_dir` and `port` as written in the daemon's `[sandbox]` settings;
+    /// call once the daemon answers (the sandbox then runs).
+    pub fn new(data_dir: &Path, port: u16) -> EmbeddedSandboxAdmin {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject as _;
+        let ca = fs::read(data_dir.join("pki").join("platform-ca.pem")).expect("sandbox CA");
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&ca) {
+            roots.add(cert.expect("CA PEM")).expect("CA root");
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let token = fs::read_to_string(data_dir.join("admin-token"))
+            .expect("sandbox admin token")
+            .trim()
+            .to_owned();
+        EmbeddedSandboxAdmin {
+            base_url: format!("https://127.0.0.1:{port}"),
+            token,
+            tls,
+        }
+    }
+
+    /// Sends `body` (JSON) with `method` to `/admin/api/{path}`; the status.
+    pub fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> u16 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let client = reqwest::Client::builder()
+                .tls_backend_preconfigured(self.tls.clone())
+                .build()
+                .expect("client");
+            let mut request = client
+                .request(method, format!("{}/admin/api/{path}", self.base_url))
+                .bearer_auth(&self.token);
+            if let Some(body) = body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(serde_json::to_vec(&body).expect("JSON body"));
+            }
+            let response = request.send().await.expect("admin API call");
+            response.status().as_u16()
+        })
+    }
+
+    /// Replaces the sandbox's fault plan (see dspconnect_sandbox::faults).
+    pub fn set_faults(&self, plan: &dspconnect_sandbox::faults::FaultPlan) {
+        let body = serde_json::to_value(plan).expect("plan as JSON");
+        let status = self.call(reqwest::Method::PUT, "faults", Some(body));
+        assert_eq!(status, 200, "fault plan refused");
+    }
+
+    pub fn clear_faults(&self) {
+        let status = self.call(reqwest::Method::DELETE, "faults", None);
+        assert!((200..300).contains(&status), "faults not lifted: {status}");
+    }
+}
+
+/// A TCP port free at the time of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
