@@ -318,6 +318,9 @@ fn wrong_pins_report_tries_left_then_block_without_further_verify() {
     let home = DaemonHome::new();
     let (daemon, card_dir, pin) = daemon_with_pcsc(&home);
     let mut client = daemon.client();
+    let (verdict, message) = diagnosed(&doctor(&daemon, &home), "card");
+    assert_eq!(verdict, "warning", "{message}");
+    assert!(message.contains("no card in the reader"), "{message}");
     let mut card = VirtualCard::start(&card_dir);
     card.insert(READER_0);
     card_in(&mut client, "Virtual PCD 00 00");
