@@ -1,8 +1,9 @@
-//! One connection: the peer check, then a read loop that hands requests to
-//! tasks, a writer task that owns the socket's write side, and (once
+//! One connection: the peer check, then a read loop that answers requests
+//! that finish at once itself and hands the others to tasks, a writer task that owns the socket's write side, and (once
 //! subscribed) an event forwarder. Responses and events meet in one bounded
 //! queue in front of the writer.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use dspconnect::ErrorCode;
 use dspconnect::ipc::protocol::{
     Empty, Event, MAX_LINE_BYTES, Method, RpcError, Subscribe, Subscribed,
 };
+use futures_util::FutureExt as _;
 use interprocess::local_socket::tokio::Stream;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -121,13 +123,30 @@ pub(super) async fn serve<H: Handler>(
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             break;
         };
-        requests.spawn(run_call(
-            Arc::clone(&handler),
-            ctx,
-            call,
-            out.clone(),
-            permit,
-        ));
+        // Most requests (status, job.status…) finish without waiting for
+        // anything: they are answered right here, with no task of their
+        // own and no wakeup of another thread. One that has to wait (the
+        // platform, job.wait) continues in a task, from where it stopped.
+        let mut answer = Box::pin(answer_call(Arc::clone(&handler), ctx, call));
+        match (&mut answer).now_or_never() {
+            Some(line) => {
+                drop(permit);
+                if let Some(line) = line
+                    && out.send(line).await.is_err()
+                {
+                    break;
+                }
+            }
+            None => {
+                let out = out.clone();
+                requests.spawn(async move {
+                    let _permit: OwnedSemaphorePermit = permit;
+                    if let Some(line) = answer.await {
+                        let _ = out.send(line).await;
+                    }
+                });
+            }
+        }
     }
 
     // Answer what is in flight, then close. On shutdown, only for a while.
@@ -168,27 +187,31 @@ async fn write_lines(stream: Arc<Stream>, mut queue: mpsc::Receiver<Vec<u8>>) {
     }
 }
 
-async fn run_call<H: Handler>(
+/// Runs one call and gives its response line (`None` for a notification,
+/// which runs but is not answered, as JSON-RPC 2.0 says). A panicking
+/// handler becomes an Internal error for this one request instead of a
+/// silent missing answer.
+async fn answer_call<H: Handler>(
     handler: Arc<H>,
     ctx: ConnectionContext,
     call: Call,
-    out: mpsc::Sender<Vec<u8>>,
-    _permit: OwnedSemaphorePermit,
-) {
+) -> Option<Vec<u8>> {
     let Call { id, method, params } = call;
-    let task_method = method.clone();
-    // A task of its own, so that a panicking handler becomes an Internal
-    // error for this one request instead of a silent missing answer.
-    let task = AbortOnDrop(tokio::spawn(async move {
-        handler.handle(&ctx, &task_method, params).await
-    }));
-    let outcome = match task.join().await {
+    let outcome = match AssertUnwindSafe(handler.handle(&ctx, &method, params))
+        .catch_unwind()
+        .await
+    {
         Ok(outcome) => outcome,
-        Err(e) => {
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
             tracing::error!(
                 connection = ctx.connection_id,
                 method,
-                "the handler failed: {e}"
+                "the handler failed: {what}"
             );
             Err(RpcError::new(
                 ErrorCode::Internal,
@@ -205,10 +228,7 @@ async fn run_call<H: Handler>(
             "answered with an error"
         ),
     }
-    // Notifications (no id) run but are not answered (JSON-RPC 2.0).
-    if let Some(id) = id {
-        let _ = out.send(envelope::response_line(id, outcome)).await;
-    }
+    id.map(|id| envelope::response_line(id, outcome))
 }
 
 /// Aborts the task when its owner is abandoned (shutdown).
