@@ -28,6 +28,10 @@ use crate::audit::{AuditAction, AuditOutcome};
 /// How often registered jobs and stale uploads are cleaned up.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 
+/// The pause after a job's state could not be saved (disk full, spool
+/// gone): the next job would fail the same way.
+const SPOOL_FAILURE_PAUSE: Duration = Duration::from_secs(1);
+
 /// A running scheduler.
 pub struct SchedulerHandle {
     stop: watch::Sender<bool>,
@@ -169,6 +173,22 @@ impl Outbox {
         }
     }
 
+    /// Records a registered job as done (record, spool copy, audit: three
+    /// fsyncs) on a blocking thread while the next upload goes. At most
+    /// one is outstanding, so they complete in order; the job's waiters
+    /// hear of it once it is on disk, and the scheduler is woken for a
+    /// replacement that waited for it.
+    async fn finish_in_background(&self, finishing: &mut Option<JoinHandle<()>>, id: Uuid) {
+        if let Some(previous) = finishing.take() {
+            let _ = previous.await;
+        }
+        let outbox = self.clone();
+        *finishing = Some(tokio::task::spawn_blocking(move || {
+            outbox.finish(id, JobState::Done, None);
+            outbox.inner.wake.notify_one();
+        }));
+    }
+
     /// An upload cut off because its professional's session ended: it
     /// waits for them, and is not counted as an attempt (the platform did
     /// not fail). Part of it may have reached the platform, or all of it:
@@ -239,6 +259,7 @@ impl Outbox {
         &self,
         uploader: &U,
         sessions: &mut watch::Receiver<Option<Owner>>,
+        finishing: &mut Option<JoinHandle<()>>,
         id: Uuid,
     ) -> AfterAttempt {
         let Ok(record) = self.record_by_uuid(id) else {
@@ -267,17 +288,6 @@ impl Outbox {
             );
             return AfterAttempt::Continue;
         }
-        let record = match self.update(id, |r| {
-            r.state = JobState::Uploading;
-            r.attempts += 1;
-            r.next_attempt_at = None;
-        }) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "job not started: its state cannot be saved");
-                return AfterAttempt::Continue;
-            }
-        };
         let content = self.inner.spool.content_path(id);
         if !content.is_file() {
             // Only a hand-edited or damaged spool gets here.
@@ -292,20 +302,53 @@ impl Outbox {
             );
             return AfterAttempt::Continue;
         }
+        // The "uploading" record is saved while the upload goes, not before
+        // it: the bytes on the wire do not depend on it, and a crash before
+        // it is saved leaves the job queued, whose resend under the same
+        // uniqueId the duplicate rule settles. Every later change waits for
+        // this save, so it can never overwrite them.
+        let start = |r: &mut JobRecord| {
+            r.state = JobState::Uploading;
+            r.attempts += 1;
+            r.next_attempt_at = None;
+        };
+        let mut record = record;
+        start(&mut record);
+        let saving = {
+            let outbox = self.clone();
+            tokio::task::spawn_blocking(move || outbox.update(id, start))
+        };
         // The session ending (card pulled, lock, another professional's
         // card) stops the upload at once: the job's right to go rests on
         // its professional's open session. What was sent may still have
         // been registered; the retry, under the same uniqueId, finds out.
         let outcome = tokio::select! {
-            outcome = uploader.upload(&record, &content) => outcome,
-            () = session_left(sessions, &record.owner) => {
-                self.interrupted_by_session_end(id);
-                return AfterAttempt::Continue;
+            outcome = uploader.upload(&record, &content) => Some(outcome),
+            () = session_left(sessions, &record.owner) => None,
+        };
+        let saved = match saving.await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the job's uploading state was not saved");
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the job's uploading state was not saved");
+                false
             }
         };
+        let Some(outcome) = outcome else {
+            self.interrupted_by_session_end(id);
+            return AfterAttempt::Continue;
+        };
+        if !saved {
+            // The spool cannot be written: pause instead of spinning
+            // through the queue (what follows fails to save as well).
+            tokio::time::sleep(SPOOL_FAILURE_PAUSE).await;
+        }
         let failure = match outcome {
             UploadOutcome::Registered => {
-                self.finish(id, JobState::Done, None);
+                self.finish_in_background(finishing, id).await;
                 return AfterAttempt::Continue;
             }
             UploadOutcome::Failed(f) => f,
@@ -424,8 +467,22 @@ fn instant_of(t: OffsetDateTime) -> Instant {
 async fn run<U: Uploader>(
     outbox: Outbox,
     uploader: Arc<U>,
+    sessions: watch::Receiver<Option<Owner>>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut finishing = None;
+    schedule(&outbox, uploader, sessions, stop, &mut finishing).await;
+    if let Some(last) = finishing {
+        let _ = last.await;
+    }
+}
+
+async fn schedule<U: Uploader>(
+    outbox: &Outbox,
+    uploader: Arc<U>,
     mut sessions: watch::Receiver<Option<Owner>>,
     mut stop: watch::Receiver<bool>,
+    finishing: &mut Option<JoinHandle<()>>,
 ) {
     let mut session_refused = false;
     let mut next_housekeeping = Instant::now();
@@ -448,8 +505,9 @@ async fn run<U: Uploader>(
         };
         let wake_at = match next {
             NextDue::Job(id) => {
-                if let AfterAttempt::SessionRefused =
-                    outbox.attempt(uploader.as_ref(), &mut sessions, id).await
+                if let AfterAttempt::SessionRefused = outbox
+                    .attempt(uploader.as_ref(), &mut sessions, finishing, id)
+                    .await
                 {
                     session_refused = true;
                 }
