@@ -1,7 +1,10 @@
 """Push a report to a patient's DSP from Python, then read it back.
 
-    PYTHONPATH=bindings/python DSPCONNECT_LIBRARY=target/debug/libdspconnect.so \
+    python3 -m pip install --no-deps --no-build-isolation bindings/python
+    DSPCONNECT_LIBRARY=target/debug/libdspconnect.so \
         python3 examples/python/push.py SOCKET PIN PATIENT FILE
+
+(socket "" for the default.)
 """
 
 import sys
