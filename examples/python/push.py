@@ -24,6 +24,7 @@ def main(socket, pin, patient, path):
                                        mode=Mode.RESTREINT, patient_informed=True)
         state = dsp.job_wait(job, 60_000)
         print(f"job {job}: {state.name}")
+        print(f"uniqueId {unique_id}")
         info = dsp.job_status(job)
         print(f"job status {info.state.name}, {info.sent} of {info.document_size} bytes")
         titles = [d.title for d in dsp.list(patient) if d.unique_id == unique_id]
