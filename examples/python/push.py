@@ -12,12 +12,12 @@ import sys
 from dspconnect import Client, DspError, JobState, Mode, version
 
 
-def main(socket, pin, patient, path):
+def main(socket: str, pin: str, patient: str, path: str) -> int:
     print(f"libdspconnect {version()}")
     with Client(socket or None) as dsp:
         status = dsp.status()
         print(f"sandbox={status.sandbox} session={status.session.name}")
-        events = []
+        events: "list[str]" = []
         dsp.set_event_callback(events.append)  # runs on the library's thread
         dsp.unlock(pin)
         job, unique_id = dsp.push_file(path, patient=patient, title="Compte rendu (Python)",
