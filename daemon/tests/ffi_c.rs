@@ -499,6 +499,11 @@ fn a_call_in_flight_when_the_daemon_is_killed_answers_connection_lost() {
             status.starts_with("new client: status ok, sandbox 1, session "),
             "valgrind: {valgrind}: {status}"
         );
+        // The job spooled before the kill is still there, waiting.
+        assert!(
+            !status.ends_with("outbox waiting 0"),
+            "valgrind: {valgrind}: {status}"
+        );
         let exit = child.wait().expect("the program ends");
         let mut stderr = String::new();
         if let Some(mut e) = child.stderr.take() {
@@ -515,6 +520,7 @@ fn a_call_in_flight_when_the_daemon_is_killed_answers_connection_lost() {
                 "valgrind: {stderr}"
             );
         }
+        eprintln!("valgrind: {valgrind}: returned {returned_after:?} after the kill: {seen:?}");
         drop(daemon);
     }
 }
