@@ -1,15 +1,20 @@
 //! libdspconnect as a C program uses it: examples/c/push.c and
 //! examples/c/events.c compiled with gcc against the shared library and
 //! include/dspconnect.h, run against the real daemon and the sandbox, and
-//! again under valgrind (no leak, no invalid access).
+//! again under valgrind (no leak, no invalid access); and
+//! daemon/tests/c/restart_mid_call.c, a call in flight when the daemon is
+//! killed. (The Python binding's tests are in ffi_python.rs.)
 //!
 //! A missing valgrind skips the valgrind runs (with a message) unless
 //! DSP_REQUIRE_TOOLS is set, as the test script does.
 
 mod daemon_support;
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use daemon_support::*;
 
@@ -170,53 +175,6 @@ fn the_c_example_pushes_a_report_through_the_library() {
     assert!(stdout.contains("Lettre de sortie (C)"), "{stdout}");
     assert!(
         stdout.contains("bad matricule: code 300, field metadata.patient"),
-        "{stdout}"
-    );
-}
-
-#[test]
-fn the_python_binding_pushes_a_report_through_the_library() {
-    let lib = ffi_library_dir();
-    let sandbox = ExternalSandbox::start();
-    let home = DaemonHome::new();
-    let (card, pin) = sandbox.export_card("SBX1001", sandbox.dir.path());
-    home.write_config(sandbox.profile(), |_| {});
-    let daemon = Daemon::start(&home, &["--software-card", card.to_str().unwrap()]);
-    let report = home.path("home").join("compte-rendu.pdf");
-    std::fs::write(&report, pdf(22_000, 8)).unwrap();
-    let run = Command::new("python3")
-        .arg(workspace().join("examples/python/push.py"))
-        .arg(&daemon.socket)
-        .arg(&pin)
-        .arg("1945093006704")
-        .arg(&report)
-        .env("PYTHONPATH", workspace().join("bindings/python"))
-        .env("DSPCONNECT_LIBRARY", lib.join("libdspconnect.so"))
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&run.stderr),
-        daemon.logs()
-    );
-    assert!(stdout.contains("sandbox=True"), "{stdout}");
-    assert!(stdout.contains(": DONE"), "{stdout}");
-    assert!(stdout.contains("Compte rendu (Python)"), "{stdout}");
-    assert!(stdout.contains("job status DONE, "), "{stdout}");
-    assert!(
-        stdout.contains(" bytes, application/pdf, identical"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("hpd: SBX1002 "), "{stdout}");
-    assert!(stdout.contains("events by callback: "), "{stdout}");
-    assert!(
-        !stdout.contains("events by callback: 0 job, 0 session"),
-        "the callback received events: {stdout}"
-    );
-    assert!(
-        stdout.contains("refused: code 300 field metadata.patient"),
         "{stdout}"
     );
 }
@@ -417,4 +375,168 @@ fn the_c_account_example_activates_logs_in_and_changes_the_password() {
     assert!(stdout.contains("password changed"), "{stdout}");
     assert!(stdout.contains("old password: code "), "{stdout}");
     assert!(stdout.contains("new password session: state 9"), "{stdout}");
+}
+
+/// A call blocked in the daemon when the daemon is killed (SIGKILL):
+/// `dsp_job_wait` on a job that cannot finish (the platform is unavailable)
+/// answers DSP_E_CONNECTION_LOST (201) at once — long before its 60 s
+/// timeout, without hanging or crashing; the dead handle's next call fails
+/// with 201 too (no SIGPIPE in the host), and after the daemon is started
+/// again a new client's status works. Plainly and under valgrind.
+#[test]
+fn a_call_in_flight_when_the_daemon_is_killed_answers_connection_lost() {
+    let lib = ffi_library_dir();
+    let out = tempfile::tempdir().unwrap();
+    let program = out.path().join("restart_mid_call");
+    compile_c("daemon/tests/c/restart_mid_call.c", &program, &lib);
+
+    let sandbox = ExternalSandbox::start();
+    let home = DaemonHome::new();
+    let (card, pin) = sandbox.export_card("SBX1001", sandbox.dir.path());
+    home.write_config(sandbox.profile(), |_| {});
+    let card_arg = ["--software-card", card.to_str().unwrap()];
+    // The platform accepts nothing: the job retries and never ends.
+    sandbox.set_faults(dspconnect_sandbox::faults::FaultPlan {
+        seed: Some(7),
+        rules: vec![dspconnect_sandbox::faults::FaultRule {
+            path_prefix: "/xds/".to_owned(),
+            unavailable_percent: 100,
+            ..Default::default()
+        }],
+    });
+
+    let mut runs = vec![false];
+    if have_valgrind() {
+        runs.push(true);
+    }
+    for valgrind in runs {
+        let mut daemon = Daemon::start(&home, &card_arg);
+        let mut command = if valgrind {
+            let mut c = Command::new("valgrind");
+            c.args([
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite,possible",
+                "--error-exitcode=1",
+                "--quiet",
+            ])
+            .arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        let mut child = command
+            .arg(&daemon.socket)
+            .arg(&pin)
+            .arg("1945093006704")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the program starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines, next) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let mut expect_line = |prefix: &str, within: Duration, child: &mut std::process::Child| {
+            match next.recv_timeout(within) {
+                Ok(line) if line.starts_with(prefix) => {
+                    seen.push(line.clone());
+                    line
+                }
+                other => {
+                    let _ = child.kill();
+                    let output = child.wait_with_output_of_stderr();
+                    panic!(
+                        "valgrind: {valgrind}: expected a line {prefix:?} within {within:?}, got {other:?}\nbefore: {seen:?}\n{output}"
+                    )
+                }
+            }
+        };
+
+        expect_line("waiting on ", Duration::from_secs(120), &mut child);
+        // The program prints just before the call: let it block in the daemon.
+        std::thread::sleep(Duration::from_millis(1500));
+        let killed = Instant::now();
+        daemon.kill9();
+        let answer = expect_line("job_wait: ", Duration::from_secs(30), &mut child);
+        let returned_after = killed.elapsed();
+        assert!(
+            answer.starts_with("job_wait: code 201 after ")
+                && answer.ends_with("(connection lost)"),
+            "valgrind: {valgrind}: {answer}"
+        );
+        assert!(
+            returned_after < Duration::from_secs(10),
+            "valgrind: {valgrind}: the call returned {returned_after:?} after the kill"
+        );
+        let waited_ms: u64 = answer
+            .trim_start_matches("job_wait: code 201 after ")
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{answer}"));
+        assert!(
+            waited_ms >= 1_000,
+            "the call was in flight when the daemon died: {answer}"
+        );
+        let old = expect_line("old client: ", Duration::from_secs(30), &mut child);
+        assert_eq!(old, "old client: code 201", "valgrind: {valgrind}");
+        expect_line("restart the daemon", Duration::from_secs(30), &mut child);
+
+        let daemon = Daemon::start(&home, &card_arg);
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"restarted\n").expect("answer the program");
+        drop(stdin);
+        let status = expect_line("new client: ", Duration::from_secs(60), &mut child);
+        assert!(
+            status.starts_with("new client: status ok, sandbox 1, session "),
+            "valgrind: {valgrind}: {status}"
+        );
+        // The job spooled before the kill is still there, waiting.
+        assert!(
+            !status.ends_with("outbox waiting 0"),
+            "valgrind: {valgrind}: {status}"
+        );
+        let exit = child.wait().expect("the program ends");
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+        }
+        assert!(
+            exit.success(),
+            "valgrind: {valgrind}: {exit}\n{seen:?}\n{stderr}\n{}",
+            daemon.logs()
+        );
+        if valgrind {
+            assert!(
+                !stderr.contains("Invalid read") && !stderr.contains("definitely lost"),
+                "valgrind: {stderr}"
+            );
+        }
+        eprintln!("valgrind: {valgrind}: returned {returned_after:?} after the kill: {seen:?}");
+        drop(daemon);
+    }
+}
+
+/// The stderr of a child that was killed, for a failure message.
+trait StderrOf {
+    fn wait_with_output_of_stderr(&mut self) -> String;
+}
+
+impl StderrOf for std::process::Child {
+    fn wait_with_output_of_stderr(&mut self) -> String {
+        let _ = self.wait();
+        let mut stderr = String::new();
+        if let Some(mut e) = self.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+        }
+        stderr
+    }
 }

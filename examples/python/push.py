@@ -1,7 +1,10 @@
 """Push a report to a patient's DSP from Python, then read it back.
 
-    PYTHONPATH=bindings/python DSPCONNECT_LIBRARY=target/debug/libdspconnect.so \
+    python3 -m pip install --no-deps --no-build-isolation bindings/python
+    DSPCONNECT_LIBRARY=target/debug/libdspconnect.so \
         python3 examples/python/push.py SOCKET PIN PATIENT FILE
+
+(socket "" for the default.)
 """
 
 import sys
@@ -9,18 +12,19 @@ import sys
 from dspconnect import Client, DspError, JobState, Mode, version
 
 
-def main(socket, pin, patient, path):
+def main(socket: str, pin: str, patient: str, path: str) -> int:
     print(f"libdspconnect {version()}")
     with Client(socket or None) as dsp:
         status = dsp.status()
         print(f"sandbox={status.sandbox} session={status.session.name}")
-        events = []
+        events: "list[str]" = []
         dsp.set_event_callback(events.append)  # runs on the library's thread
         dsp.unlock(pin)
         job, unique_id = dsp.push_file(path, patient=patient, title="Compte rendu (Python)",
                                        mode=Mode.RESTREINT, patient_informed=True)
         state = dsp.job_wait(job, 60_000)
         print(f"job {job}: {state.name}")
+        print(f"uniqueId {unique_id}")
         info = dsp.job_status(job)
         print(f"job status {info.state.name}, {info.sent} of {info.document_size} bytes")
         titles = [d.title for d in dsp.list(patient) if d.unique_id == unique_id]

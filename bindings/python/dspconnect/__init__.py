@@ -11,30 +11,70 @@
             print(doc.unique_id, doc.title)
 
 Errors raise DspError with the library's fixed code (DSP_E_… numbers,
-docs/ipc.md), message, hint and field. The library is found in
-$DSPCONNECT_LIBRARY, else as libdspconnect.so / dspconnect.dll /
-libdspconnect.dylib on the loader's path.
+docs/ipc.md), message, hint and field.
+
+The library (libdspconnect.so, dspconnect.dll, libdspconnect.dylib) is
+loaded at import, from the first of:
+
+1. the path in $DSPCONNECT_LIBRARY, when set (nothing else is tried);
+2. the file of that name next to this module (inside the installed
+   ``dspconnect`` folder);
+3. the system loader's search (LD_LIBRARY_PATH, ldconfig's cache; PATH on
+   Windows).
+
+A library that cannot be loaded raises OSError at import, saying where it
+was looked for.
 """
+
+from __future__ import annotations
 
 import ctypes
 import enum
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 __all__ = ["Client", "DspError", "Mode", "JobState", "SessionState", "Status", "Document",
-           "JobInfo", "Professional", "version"]
+           "JobInfo", "Professional", "version", "LIBRARY_ENV", "library_path"]
+
+#: The environment variable naming the library file to load.
+LIBRARY_ENV = "DSPCONNECT_LIBRARY"
+
+_LIBRARY_NAME = {"win32": "dspconnect.dll", "darwin": "libdspconnect.dylib"}.get(
+    sys.platform, "libdspconnect.so")
 
 
-def _load():
-    path = os.environ.get("DSPCONNECT_LIBRARY")
-    if not path:
-        path = {"win32": "dspconnect.dll", "darwin": "libdspconnect.dylib"}.get(
-            sys.platform, "libdspconnect.so")
-    return ctypes.CDLL(path)
+def _load() -> Tuple[ctypes.CDLL, str]:
+    explicit = os.environ.get(LIBRARY_ENV)
+    if explicit:
+        try:
+            return ctypes.CDLL(explicit), explicit
+        except OSError as e:
+            raise OSError(f"dspconnect: cannot load libdspconnect from ${LIBRARY_ENV}="
+                          f"{explicit!r}: {e}") from e
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), _LIBRARY_NAME)
+    if os.path.exists(beside):
+        try:
+            return ctypes.CDLL(beside), beside
+        except OSError as e:
+            raise OSError(f"dspconnect: cannot load {beside}: {e}") from e
+    try:
+        return ctypes.CDLL(_LIBRARY_NAME), _LIBRARY_NAME
+    except OSError as e:
+        raise OSError(f"dspconnect: libdspconnect not found: ${LIBRARY_ENV} is not set, there is "
+                      f"no {beside}, and the system loader did not find {_LIBRARY_NAME} "
+                      f"(LD_LIBRARY_PATH, ldconfig): {e}") from e
 
 
-_lib = _load()
+_lib, _lib_path = _load()
+
+
+def library_path() -> str:
+    """Where the loaded library came from: a path, or the bare file name the
+    system loader resolved."""
+    return _lib_path
+
 _c_char_p = ctypes.c_char_p
 _void_p = ctypes.c_void_p
 
@@ -141,7 +181,7 @@ class _JobInfo(ctypes.Structure):
 _EventCallback = ctypes.CFUNCTYPE(None, ctypes.c_char_p, _void_p)
 
 
-def _sig(name, restype, *argtypes):
+def _sig(name: str, restype: Any, *argtypes: Any) -> Any:
     f = getattr(_lib, name)
     f.restype = restype
     f.argtypes = list(argtypes)
@@ -199,11 +239,16 @@ _get_to_buffer = _sig("dsp_get_to_buffer", _void_p, _void_p, _c_char_p, _c_char_
 _buffer_free = _sig("dsp_buffer_free", None, ctypes.POINTER(ctypes.c_uint8))
 
 
-def _text(ptr):
+_Pointer = Union[int, None, _void_p]
+
+
+def _text(ptr: _Pointer) -> Optional[str]:
+    if isinstance(ptr, _void_p):
+        ptr = ptr.value
     return None if not ptr else ctypes.string_at(ptr).decode("utf-8")
 
 
-def _take_string(ptr):
+def _take_string(ptr: _void_p) -> Optional[str]:
     """A string the library returned: decoded, then freed by the library."""
     try:
         return _text(ptr)
@@ -211,32 +256,45 @@ def _take_string(ptr):
         _string_free(ptr)
 
 
-def _b(text):
+def _take_required(ptr: _void_p, what: str) -> str:
+    text = _take_string(ptr)
+    if text is None:
+        raise DspError(203, f"libdspconnect returned no {what}")
+    return text
+
+
+def _b(text: Optional[str]) -> Optional[bytes]:
     return None if text is None else text.encode("utf-8")
 
 
 class DspError(Exception):
     """A libdspconnect error: `code` is the fixed DSP_E_… number."""
 
-    def __init__(self, code, message, hint=None, field=None, pin_tries_left=None):
+    def __init__(self, code: int, message: str, hint: Optional[str] = None,
+                 field: Optional[str] = None, pin_tries_left: Optional[int] = None) -> None:
         super().__init__(f"[{code}] {message}" + (f" (hint: {hint})" if hint else ""))
-        self.code, self.message, self.hint, self.field = code, message, hint, field
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.field = field
         self.pin_tries_left = pin_tries_left
 
 
-def _check(error):
+def _check(error: _Pointer) -> None:
     if not error:
         return
     try:
         tries = _error_tries(error)
-        raise DspError(_error_code(error), _text(_error_message(error)), _text(_error_hint(error)),
-                       _text(_error_field(error)), None if tries < 0 else tries)
+        raise DspError(_error_code(error), _text(_error_message(error)) or "",
+                       _text(_error_hint(error)), _text(_error_field(error)),
+                       None if tries < 0 else tries)
     finally:
         _error_free(error)
 
 
-def version():
-    return _text(_version())
+def version() -> str:
+    """The library's version (the crate's)."""
+    return _text(_version()) or ""
 
 
 @dataclass(frozen=True)
@@ -247,7 +305,7 @@ class Status:
     pinpad: bool
     blocked: bool
     card_swapped: bool
-    pin_tries_left: "int | None"
+    pin_tries_left: Optional[int]
     session: SessionState
     outbox_queued: int
     outbox_waiting: int
@@ -271,7 +329,7 @@ class Document:
 class JobInfo:
     state: JobState
     attempts: int
-    error_code: "int | None"
+    error_code: Optional[int]
     document_size: int
     sent: int
 
@@ -280,36 +338,40 @@ class JobInfo:
 class Professional:
     ehealth_id: str
     name: str
-    profession: "str | None"
-    specialty: "str | None"
+    profession: Optional[str]
+    specialty: Optional[str]
+
+
+_PathLike = Union[str, "os.PathLike[str]"]
 
 
 class Client:
     """One connection to dspconnectd (a context manager)."""
 
-    def __init__(self, socket=None, timeout_ms=30_000):
-        self._handle = None
-        self._callback = None
+    def __init__(self, socket: Optional[_PathLike] = None, timeout_ms: int = 30_000) -> None:
+        self._handle: Optional[_void_p] = None
+        self._callback: Any = None
         handle = _void_p()
-        _check(_connect(_b(socket), timeout_ms, ctypes.byref(handle)))
+        _check(_connect(None if socket is None else os.fsencode(socket), timeout_ms,
+                        ctypes.byref(handle)))
         self._handle = handle
 
-    def close(self):
+    def close(self) -> None:
         if self._handle:
             _client_free(self._handle)  # joins the event thread (ctypes releases the GIL)
             self._handle = None
         self._callback = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Client":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         self.close()
 
-    def status(self):
+    def status(self) -> Status:
         s = _Status()
         _check(_status_get(self._handle, ctypes.byref(s)))
         return Status(s.sandbox, s.reader_present, s.card_present, s.pinpad, s.blocked,
@@ -317,72 +379,80 @@ class Client:
                       SessionState(s.session), s.outbox_queued, s.outbox_waiting,
                       s.outbox_failed, s.outbox_done)
 
-    def unlock(self, pin=None):
+    def unlock(self, pin: Optional[str] = None) -> None:
         """The card's PIN; None starts entry on the reader's pinpad."""
         _check(_unlock(self._handle, _b(pin)))
 
-    def lock(self):
+    def lock(self) -> None:
         _check(_lock(self._handle))
 
     @staticmethod
-    def _metadata(patient, title, mode, patient_informed, mime_type):
-        return _PushMetadata(_b(patient), _b(title), int(mode), bool(patient_informed), _b(mime_type))
+    def _metadata(patient: str, title: str, mode: Mode, patient_informed: bool,
+                  mime_type: Optional[str]) -> _PushMetadata:
+        return _PushMetadata(_b(patient), _b(title), int(mode), bool(patient_informed),
+                             _b(mime_type))
 
-    def _push(self, call, *args):
+    def _push(self, call: Any, *args: Any) -> Tuple[str, str]:
         job, unique_id = _void_p(), _void_p()
         _check(call(self._handle, *args, ctypes.byref(job), ctypes.byref(unique_id)))
-        return _take_string(job), _take_string(unique_id)
+        return _take_required(job, "job id"), _take_required(unique_id, "uniqueId")
 
-    def push_file(self, path, *, patient, title, mode=Mode.NORMAL, patient_informed, mime_type=None):
+    def push_file(self, path: _PathLike, *, patient: str, title: str, mode: Mode = Mode.NORMAL,
+                  patient_informed: bool, mime_type: Optional[str] = None) -> Tuple[str, str]:
+        """Queues the file; (job id, the document's uniqueId)."""
         m = self._metadata(patient, title, mode, patient_informed, mime_type)
-        return self._push(_push_file, _b(os.path.abspath(path)), ctypes.byref(m))
+        return self._push(_push_file, os.fsencode(os.path.abspath(path)), ctypes.byref(m))
 
-    def push_bytes(self, data, *, patient, title, mode=Mode.NORMAL, patient_informed, mime_type=None):
+    def push_bytes(self, data: bytes, *, patient: str, title: str, mode: Mode = Mode.NORMAL,
+                   patient_informed: bool, mime_type: Optional[str] = None) -> Tuple[str, str]:
+        """Queues `data` as a document; (job id, the document's uniqueId)."""
         m = self._metadata(patient, title, mode, patient_informed, mime_type)
         return self._push(_push_buffer, bytes(data), len(data), ctypes.byref(m))
 
-    def job_wait(self, job_id, timeout_ms=60_000):
+    def job_wait(self, job_id: str, timeout_ms: int = 60_000) -> JobState:
         state = ctypes.c_uint32()
         _check(_job_wait(self._handle, _b(job_id), timeout_ms, ctypes.byref(state)))
         return JobState(state.value)
 
-    def set_mode(self, patient, unique_id, mode):
+    def set_mode(self, patient: str, unique_id: str, mode: Mode) -> None:
         _check(_set_mode(self._handle, _b(patient), _b(unique_id), int(mode)))
 
-    def list(self, patient):
+    def list(self, patient: str) -> List[Document]:
         out = ctypes.POINTER(_DocumentList)()
         _check(_list(self._handle, _b(patient), ctypes.byref(out)))
         try:
-            return [Document(_text(d.unique_id), _text(d.title), Mode(d.mode), _text(d.mime_type),
-                             d.size, _text(d.author), _text(d.creation_time), d.deprecated)
+            return [Document(_text(d.unique_id) or "", _text(d.title) or "", Mode(d.mode),
+                             _text(d.mime_type) or "", d.size, _text(d.author) or "",
+                             _text(d.creation_time) or "", d.deprecated)
                     for d in (out.contents.documents[i] for i in range(out.contents.count))]
         finally:
             _list_free(out)
 
-    def get_to_path(self, patient, unique_id, path):
-        _check(_get_to_path(self._handle, _b(patient), _b(unique_id), _b(os.path.abspath(path))))
+    def get_to_path(self, patient: str, unique_id: str, path: _PathLike) -> None:
+        _check(_get_to_path(self._handle, _b(patient), _b(unique_id),
+                            os.fsencode(os.path.abspath(path))))
 
-    def open_dsp(self, patient, launch_browser=True):
+    def open_dsp(self, patient: str, launch_browser: bool = True) -> str:
         url = _void_p()
         _check(_open_dsp(self._handle, _b(patient), launch_browser, ctypes.byref(url)))
-        return _take_string(url)
+        return _take_required(url, "URL")
 
-    def patient_access(self, patient, presence_code):
+    def patient_access(self, patient: str, presence_code: str) -> None:
         _check(_patient_access(self._handle, _b(patient), _b(presence_code)))
 
-    def report_anomaly(self, patient, unique_id, description):
+    def report_anomaly(self, patient: str, unique_id: str, description: str) -> None:
         _check(_report_anomaly(self._handle, _b(patient), _b(unique_id), _b(description)))
 
-    def subscribe(self):
+    def subscribe(self) -> None:
         _check(_subscribe(self._handle))
 
-    def next_event(self, timeout_ms):
+    def next_event(self, timeout_ms: int) -> Optional[str]:
         """The next event as JSON text (after subscribe()), or None."""
         event = _void_p()
         _check(_next_event(self._handle, timeout_ms, ctypes.byref(event)))
         return _take_string(event)
 
-    def set_event_callback(self, callback):
+    def set_event_callback(self, callback: Optional[Callable[[str], object]]) -> None:
         """`callback(event_json: str)` for every event, on the library's event
         thread; None unregisters (waiting for a running call to return). An
         exception it raises is printed by ctypes and does not stop events."""
@@ -391,66 +461,77 @@ class Client:
             self._callback = None
             return
 
-        def trampoline(event_json, _user_data):
+        def trampoline(event_json: bytes, _user_data: Optional[int]) -> None:
             callback(event_json.decode("utf-8"))
 
         c_callback = _EventCallback(trampoline)
         _check(_set_event_callback(self._handle, c_callback, None))
         self._callback = c_callback  # kept alive while the library may call it
 
-    def job_status(self, job_id):
+    def job_status(self, job_id: str) -> JobInfo:
         info = _JobInfo(size=ctypes.sizeof(_JobInfo))
         _check(_job_status(self._handle, _b(job_id), ctypes.byref(info)))
         return JobInfo(JobState(info.state), info.attempts, info.error_code or None,
                        info.document_size, info.sent)
 
-    def replace_file(self, replaces, path, *, patient, title, mode=Mode.NORMAL, patient_informed,
-                     mime_type=None):
+    def replace_file(self, replaces: str, path: _PathLike, *, patient: str, title: str,
+                     mode: Mode = Mode.NORMAL, patient_informed: bool,
+                     mime_type: Optional[str] = None) -> Tuple[str, str]:
+        """Queues a replacement (RPLC) of the document `replaces` by the file;
+        (job id, the new document's uniqueId)."""
         m = self._metadata(patient, title, mode, patient_informed, mime_type)
-        return self._push(_replace_file, _b(replaces), _b(os.path.abspath(path)), ctypes.byref(m))
+        return self._push(_replace_file, _b(replaces), os.fsencode(os.path.abspath(path)),
+                          ctypes.byref(m))
 
-    def replace_bytes(self, replaces, data, *, patient, title, mode=Mode.NORMAL, patient_informed,
-                      mime_type=None):
+    def replace_bytes(self, replaces: str, data: bytes, *, patient: str, title: str,
+                      mode: Mode = Mode.NORMAL, patient_informed: bool,
+                      mime_type: Optional[str] = None) -> Tuple[str, str]:
+        """Queues a replacement (RPLC) of the document `replaces` by `data`;
+        (job id, the new document's uniqueId)."""
         m = self._metadata(patient, title, mode, patient_informed, mime_type)
         return self._push(_replace_buffer, _b(replaces), bytes(data), len(data), ctypes.byref(m))
 
-    def password_login(self, matricule, password):
+    def password_login(self, matricule: str, password: str) -> SessionState:
         state = ctypes.c_uint32()
         _check(_password_login(self._handle, _b(matricule), _b(password), ctypes.byref(state)))
         return SessionState(state.value)
 
-    def account_activate(self, activation_code, matricule, email):
+    def account_activate(self, activation_code: str, matricule: str,
+                         email: str) -> Tuple[str, str]:
         """First activation step: (address the code went to, masked; code expiry)."""
         sent_to, expires = _void_p(), _void_p()
         error = _account_activate(self._handle, _b(activation_code), _b(matricule), _b(email),
                                   ctypes.byref(sent_to), ctypes.byref(expires))
         result = (_take_string(sent_to), _take_string(expires))
         _check(error)
-        return result
+        return result[0] or "", result[1] or ""
 
-    def account_activate_confirm(self, activation_code, matricule, email_code, new_password):
+    def account_activate_confirm(self, activation_code: str, matricule: str, email_code: str,
+                                 new_password: str) -> str:
         """Second activation step: the professional's eHealth id."""
         ehealth_id = _void_p()
         error = _account_activate_confirm(self._handle, _b(activation_code), _b(matricule),
                                           _b(email_code), _b(new_password), ctypes.byref(ehealth_id))
         result = _take_string(ehealth_id)
         _check(error)
-        return result
+        return result or ""
 
-    def change_password(self, old_password, new_password):
+    def change_password(self, old_password: str, new_password: str) -> None:
         _check(_change_password(self._handle, _b(old_password), _b(new_password)))
 
-    def hpd_lookup(self, ehealth_id=None, name=None):
+    def hpd_lookup(self, ehealth_id: Optional[str] = None,
+                   name: Optional[str] = None) -> List[Professional]:
         out = ctypes.POINTER(_ProfessionalList)()
         _check(_hpd_lookup(self._handle, _b(ehealth_id), _b(name), ctypes.byref(out)))
         try:
-            return [Professional(_text(p.ehealth_id), _text(p.name), _text(p.profession),
-                                 _text(p.specialty))
+            return [Professional(_text(p.ehealth_id) or "", _text(p.name) or "",
+                                 _text(p.profession), _text(p.specialty))
                     for p in (out.contents.professionals[i] for i in range(out.contents.count))]
         finally:
             _professional_list_free(out)
 
-    def get_bytes(self, patient, unique_id, max_size=16 << 20):
+    def get_bytes(self, patient: str, unique_id: str,
+                  max_size: int = 16 << 20) -> Tuple[bytes, Optional[str]]:
         """A small document's (bytes, MIME type); nothing is written to disk."""
         data = ctypes.POINTER(ctypes.c_uint8)()
         length = ctypes.c_size_t()
