@@ -78,6 +78,10 @@ declare -A needed=(
 declare -A needed_files=(
   [/usr/include/PCSC/winscard.h]=libpcsclite-dev
   [/etc/reader.conf.d/vpcd]=vsmartcard-vpcd
+  # The Python binding is installed the way a newcomer would (pip, offline).
+  [/usr/lib/python3/dist-packages/pip/__init__.py]=python3-pip
+  [/usr/lib/python3/dist-packages/setuptools/__init__.py]=python3-setuptools
+  [/usr/lib/python3/dist-packages/wheel/__init__.py]=python3-wheel
 )
 install_missing() {
   local missing=() cmd
