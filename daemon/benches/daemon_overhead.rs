@@ -179,6 +179,7 @@ fn run(sizes: &Sizes, rtt_only: bool) -> String {
                 .job_id,
         );
     }
+    let acknowledged = started.elapsed();
     for job in &jobs {
         let done = wait_job(&mut client, job, Duration::from_secs(600));
         assert_eq!(done.state, JobState::Done, "{done:?}");
@@ -212,6 +213,7 @@ fn run(sizes: &Sizes, rtt_only: bool) -> String {
          |---|---|---|---|---|\n\
          {rtt_rows}\
          | {} pushes of {} KB, until all registered | {:.2} s | {:.2} s platform client alone | {push_ratio:.2}× | ≤ 1.3× |\n\
+         | the same pushes, until the last was acknowledged (spooled and fsynced) | {:.2} s | — | — | — |\n\
          | resident set while pushing {} MB | +{growth_mib:.1} MiB (from {:.1} MiB to {:.1} MiB) | — | — | ≤ +32 MiB |\n\
          | idle over {} s | {:.1} MiB resident, {:.2} % of one core | — | — | — |\n\
          | card signatures for the {} pushes | {signatures} | — | — | 1 |\n\n",
@@ -219,6 +221,7 @@ fn run(sizes: &Sizes, rtt_only: bool) -> String {
         sizes.push_bytes / 1024,
         daemon_pushes.as_secs_f64(),
         bare_pushes.as_secs_f64(),
+        acknowledged.as_secs_f64(),
         sizes.big_bytes / (1024 * 1024),
         rss_before as f64 / 1024.0,
         rss_peak as f64 / 1024.0,

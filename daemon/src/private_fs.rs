@@ -153,6 +153,19 @@ pub fn sync_dir(path: &Path) -> io::Result<()> {
 /// fsync it, rename over `path`, fsync the folder. A crash leaves either
 /// the old or the new file, plus perhaps a stale `.tmp` that readers ignore.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_contents(path, bytes)?;
+    match path.parent() {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+/// As [`write_atomically`] but without flushing the folder: after a crash
+/// the file holds its new content or, when the rename had not reached the
+/// disk, its previous one — never a mix, never nothing (the new content is
+/// flushed before the rename). For records whose previous version is a
+/// safe state to resume from; it saves one flush.
+pub fn replace_contents(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = tmp_sibling(path);
     match fs::remove_file(&tmp) {
         Ok(()) => {}
@@ -163,11 +176,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
-    fs::rename(&tmp, path)?;
-    match path.parent() {
-        Some(parent) => sync_dir(parent),
-        None => Ok(()),
-    }
+    fs::rename(&tmp, path)
 }
 
 /// The temporary name [`write_atomically`] uses for `path`.

@@ -600,6 +600,15 @@ impl Outbox {
         id: Uuid,
         change: impl FnOnce(&mut JobRecord),
     ) -> Result<JobRecord, OutboxError> {
+        self.update_with(id, Durability::Flushed, change)
+    }
+
+    fn update_with(
+        &self,
+        id: Uuid,
+        durability: Durability,
+        change: impl FnOnce(&mut JobRecord),
+    ) -> Result<JobRecord, OutboxError> {
         let mut state = lock(&self.inner.state);
         let current = state
             .jobs
@@ -608,7 +617,10 @@ impl Outbox {
         let mut next = current.clone();
         change(&mut next);
         next.updated_at = OffsetDateTime::now_utc();
-        self.inner.spool.save(&next)?;
+        match durability {
+            Durability::Flushed => self.inner.spool.save(&next)?,
+            Durability::Progress => self.inner.spool.save_progress(&next)?,
+        }
         state.jobs.insert(id, next.clone());
         drop(state);
         let _ = self.inner.events.send(next.to_job());
@@ -638,6 +650,16 @@ impl Outbox {
             tracing::error!(error = %e, "audit record not written");
         }
     }
+}
+
+/// How far a job record's change is flushed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Durability {
+    /// Record and folder: the change survives a crash.
+    Flushed,
+    /// The record's bytes only: after a crash the change may be undone,
+    /// which is safe for the scheduler's uploading and done steps.
+    Progress,
 }
 
 /// Copies or moves the content into `tmp/<job_id>/`.

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::record::{JobRecord, Owner, rfc3339};
 use super::retry_table::{Decision, Rule, decide};
 use super::uploader::{ReadBackOutcome, UploadFailure, UploadOutcome, Uploader};
-use super::{Outbox, lock};
+use super::{Durability, Outbox, lock};
 use crate::audit::{AuditAction, AuditOutcome};
 
 /// How often registered jobs and stale uploads are cleaned up.
@@ -134,7 +134,14 @@ impl Outbox {
     fn finish(&self, id: Uuid, state: JobState, error: Option<ErrorInfo>) {
         let now = OffsetDateTime::now_utc();
         let code = error.as_ref().map(|e| e.code);
-        let record = match self.update(id, |r| {
+        // Done undone by a crash leaves the job uploading, which is resent
+        // and settled by the duplicate rule; a failure is kept for sure.
+        let durability = if state == JobState::Done {
+            Durability::Progress
+        } else {
+            Durability::Flushed
+        };
+        let record = match self.update_with(id, durability, |r| {
             r.state = state;
             r.last_error = error;
             r.next_attempt_at = None;
@@ -316,7 +323,7 @@ impl Outbox {
         start(&mut record);
         let saving = {
             let outbox = self.clone();
-            tokio::task::spawn_blocking(move || outbox.update(id, start))
+            tokio::task::spawn_blocking(move || outbox.update_with(id, Durability::Progress, start))
         };
         // The session ending (card pulled, lock, another professional's
         // card) stops the upload at once: the job's right to go rests on

@@ -188,17 +188,27 @@ impl Spool {
         private_fs::write_atomically(&path, &bytes).map_err(OutboxError::io(&path, "write"))
     }
 
-    /// Removes a job's content (it was registered).
+    /// Replaces job.json atomically for a step whose previous record is a
+    /// safe state to resume from after a crash (uploading, done: the
+    /// resend under the same uniqueId is settled by the duplicate rule).
+    /// The record's bytes are flushed, the folder is not.
+    pub fn save_progress(&self, record: &JobRecord) -> Result<(), OutboxError> {
+        let path = self.job_dir(record.job_id).join(RECORD);
+        let bytes = encode(record)?;
+        private_fs::replace_contents(&path, &bytes).map_err(OutboxError::io(&path, "write"))
+    }
+
+    /// Removes a job's content (it was registered). Not flushed: a copy
+    /// that reappears after a crash belongs to a done job, and is removed
+    /// again at the next start.
     pub fn remove_content(&self, job_id: Uuid) -> Result<(), OutboxError> {
         let path = self.content_path(job_id);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                return Err(OutboxError::io(&path, "remove")(e));
+                Err(OutboxError::io(&path, "remove")(e))
             }
-            _ => {}
+            _ => Ok(()),
         }
-        let dir = self.job_dir(job_id);
-        private_fs::sync_dir(&dir).map_err(OutboxError::io(&dir, "sync"))
     }
 
     /// Removes a whole job folder.
