@@ -387,7 +387,7 @@ async fn run(
             }
             e = events.recv() => match e {
                 Ok(event) => {
-                    if let Some(n) = on_event(&mut model, &event, &mut card_present, &mut session_state) {
+                    if let Some(n) = on_event(&mut model, &event) {
                         notifier.send(&n).await;
                     }
                     changed = true;
@@ -472,12 +472,7 @@ fn transitions(
     out
 }
 
-fn on_event(
-    model: &mut Model,
-    event: &Event,
-    card_present: &mut bool,
-    session_state: &mut Option<SessionState>,
-) -> Option<Notification> {
+fn on_event(model: &mut Model, event: &Event) -> Option<Notification> {
     match event {
         Event::Job { job } => match job.state {
             JobState::Failed | JobState::Conflict => {
@@ -508,19 +503,21 @@ fn on_event(
             }),
             _ => None,
         },
+        // The item shows the change at once; the notifications come from
+        // the status alone, the one source whose values arrive in order
+        // (an event could be seen before an older status still queued,
+        // which then looked like the card leaving).
         Event::Card { card } => {
-            let mut s = model.status.clone()?;
-            s.card = card.clone();
-            let n = transitions(card_present, session_state, &s);
-            model.status = Some(s);
-            n
+            if let Some(s) = model.status.as_mut() {
+                s.card = card.clone();
+            }
+            None
         }
         Event::Session { session } => {
-            let mut s = model.status.clone()?;
-            s.session = session.clone();
-            let n = transitions(card_present, session_state, &s);
-            model.status = Some(s);
-            n
+            if let Some(s) = model.status.as_mut() {
+                s.session = session.clone();
+            }
+            None
         }
         Event::Notice { message } => Some(notice(message)),
     }
@@ -588,6 +585,51 @@ fn open_in_file_manager(path: PathBuf) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn status(card_present: bool) -> Status {
+        use dspconnect::ipc::protocol::{CardStatus, OutboxSummary, SessionInfo};
+        Status {
+            version: "0".into(),
+            protocol: 1,
+            sandbox: true,
+            platform: "sandbox".into(),
+            card: CardStatus {
+                reader_present: true,
+                card_present,
+                ..CardStatus::default()
+            },
+            session: SessionInfo {
+                state: SessionState::NoCard,
+                lock_reason: None,
+                professional: None,
+                expires_at: None,
+            },
+            outbox: OutboxSummary::default(),
+        }
+    }
+
+    /// The card inserted: its event can be seen before an older status
+    /// (card absent) still waiting in the status channel. That must not
+    /// read as the card leaving.
+    #[test]
+    fn an_event_ahead_of_an_older_status_is_not_a_card_removal() {
+        let mut model = Model {
+            status: Some(status(false)),
+            last_error: None,
+            options: TrayOptions::default(),
+        };
+        let (mut card_present, mut session_state) = (false, Some(SessionState::NoCard));
+        let inserted = Event::Card {
+            card: status(true).card,
+        };
+        assert!(on_event(&mut model, &inserted).is_none());
+        assert!(model.status.as_ref().is_some_and(|s| s.card.card_present));
+        let older = status(false);
+        assert!(transitions(&mut card_present, &mut session_state, &older).is_none());
+        assert!(transitions(&mut card_present, &mut session_state, &status(true)).is_none());
+        let removed = transitions(&mut card_present, &mut session_state, &status(false));
+        assert_eq!(removed.map(|n| n.summary), Some("Card removed".to_owned()));
+    }
 
     #[test]
     fn a_notice_of_several_lines_has_its_own_summary() {
