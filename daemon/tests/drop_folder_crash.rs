@@ -140,8 +140,8 @@ fn drop_file(path: &Path, bytes: &[u8]) {
 
 /// The drop-folder writer: the sidecar, then the document, one after the
 /// other with random pauses, whether the daemon runs or not.
-fn writer(folder: PathBuf, seed: u64, files: usize, written: Arc<AtomicUsize>) {
-    let mut rng = Rng::new(seed);
+fn writer(folder: PathBuf, seed: u64, pace_seed: u64, files: usize, written: Arc<AtomicUsize>) {
+    let mut rng = Rng::new(pace_seed);
     for i in 0..files {
         let name = name_of(i);
         let sidecar = serde_json::json!({
@@ -283,7 +283,7 @@ fn every_dropped_file_ends_once_in_sent_or_failed_across_kill_9() {
     let written = Arc::new(AtomicUsize::new(0));
     let writer = {
         let (folder, written) = (folder.clone(), written.clone());
-        std::thread::spawn(move || writer(folder, writer_seed, files, written))
+        std::thread::spawn(move || writer(folder, seed, writer_seed, files, written))
     };
     let mut kill_log = Vec::new();
     for point in &kill_points {
@@ -309,21 +309,23 @@ fn every_dropped_file_ends_once_in_sent_or_failed_across_kill_9() {
     let names: Vec<String> = (0..files).map(name_of).collect();
     let within = Duration::from_secs(120) + Duration::from_millis(300) * files as u32;
     let deadline = Instant::now() + within;
+    let mut problems = Vec::new();
     while !settled(&folder, &names) {
-        assert!(
-            Instant::now() < deadline,
-            "seed {seed}: not settled {within:?} after the last start: {}\nkills:\n{}\nlast daemon's log:\n{}",
-            progress(&folder),
-            kill_log.join("\n"),
-            tail(&daemon.logs(), 60)
-        );
+        if Instant::now() > deadline {
+            problems.push(format!(
+                "not settled {within:?} after the last start: {}\nkills:\n{}\nlast daemon's log:\n{}",
+                progress(&folder),
+                kill_log.join("\n"),
+                tail(&daemon.logs(), 60)
+            ));
+            break;
+        }
         std::thread::sleep(Duration::from_millis(250));
     }
     let duration = started.elapsed();
     drop(client);
     daemon.stop();
 
-    let mut problems = Vec::new();
     let sent_all = names_in(&folder.join("sent"));
     let failed_all = names_in(&folder.join("failed"));
     let sent = documents(&sent_all);
@@ -460,7 +462,8 @@ fn every_dropped_file_ends_once_in_sent_or_failed_across_kill_9() {
                 "{name}: uniqueId {unique_id} is not in the registry"
             )),
             Some(d) if d.hash != contents[name].0 => problems.push(format!(
-                "{name}: registered {unique_id} holds another content"
+                "{name}: registered {unique_id} holds another content (SHA-1 {}, the file's {})",
+                d.hash, contents[name].0
             )),
             Some(_) => {}
         }
