@@ -188,12 +188,13 @@ phase "tests"
 cargo test --workspace --locked --no-fail-fast "${features[@]}"
 
 if [ "$long" = 1 ]; then
+  # Benchmarks and the crash campaign write their results here.
+  rm -rf target/bench-results
+  mkdir -p target/bench-results
   phase "long: ignored tests (big documents, crash loops)"
   cargo test --workspace --locked --release "${features[@]}" -- --ignored
 
   phase "long: benchmarks"
-  rm -rf target/bench-results
-  mkdir -p target/bench-results
   cargo bench --locked -p ihe --bench mtom_memory
   cargo bench --locked -p dspconnectd --bench daemon_overhead
   cargo bench --locked -p dspconnectd --bench drop_folder

@@ -509,6 +509,7 @@ fn every_dropped_file_ends_once_in_sent_or_failed_across_kill_9() {
     );
     println!("{summary}");
     println!("kills:\n{}", kill_log.join("\n"));
+    write_bench_result(&summary, &problems);
     if !failures.is_empty() {
         println!("failed/:\n{}", failures.join("\n"));
     }
@@ -521,5 +522,32 @@ fn every_dropped_file_ends_once_in_sent_or_failed_across_kill_9() {
             kept.display(),
             problems.join("\n")
         );
+    }
+}
+
+/// The run's line for docs/benchmarks.md: `<target>/bench-results/crash.md`,
+/// gathered by `scripts/test.sh --long` (which runs this test in release).
+fn write_bench_result(summary: &str, problems: &[String]) {
+    let Some(target) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_owned()))
+    else {
+        return;
+    };
+    let verdict = if problems.is_empty() {
+        "every file in `sent/` or `failed/` exactly once, each sent document registered exactly once"
+            .to_owned()
+    } else {
+        format!("**failed**: {}", problems.join("; "))
+    };
+    let text = format!(
+        "## Drop folder crash campaign (`daemon/tests/drop_folder_crash.rs`, `--ignored`)\n\n\
+         The real daemon killed with SIGKILL at random points while files are dropped, restarted \
+         and unlocked again, against the sandbox in the test process (which outlives the kills); \
+         checked against the sandbox's registry.\n\n{summary}: {verdict}.\n"
+    );
+    let dir = target.join("bench-results");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join("crash.md"), text);
     }
 }

@@ -248,7 +248,14 @@ impl Worker {
                         }
                     }
                 }
-                _ = self.owner.changed() => scan = true,
+                _ = self.owner.changed() => {
+                    // Claims taken before a crash and never handed to the
+                    // outbox wait for a session (resume_claim): now.
+                    if self.owner.borrow().is_some() {
+                        self.reconcile().await;
+                    }
+                    scan = true;
+                }
                 _ = self.context.changed() => scan = true,
                 _ = tokio::time::sleep_until(deadline.into()) => scan = true,
             }
@@ -850,7 +857,14 @@ impl Worker {
             }
             name
         } else {
-            // Moved before a crash.
+            // Moved before a crash, perhaps without its sidecar.
+            let side = with_suffix(&queued, SIDECAR_SUFFIX);
+            if fs::symlink_metadata(&side).is_ok() {
+                let sent = self.dirs.sent.join(&claim.name);
+                if let Err(e) = layout::move_file(&side, &with_suffix(&sent, SIDECAR_SUFFIX)) {
+                    tracing::warn!(error = %e, "the sent document's sidecar stays in queued/");
+                }
+            }
             claim.name.clone()
         };
         let statement_source = self
