@@ -548,45 +548,6 @@ fn the_card_moves_between_readers_survives_a_reset_and_a_pcscd_restart() {
     assert_eq!(job.state, JobState::Done, "{job:?}\n{}", daemon.logs());
 }
 
-/// `dspctl --json doctor`: `(layer, verdict, message)` of each finding.
-fn doctor(daemon: &Daemon, home: &DaemonHome) -> Vec<(String, String, String)> {
-    let output = Command::new(env!("CARGO_BIN_EXE_dspctl"))
-        .arg("--socket")
-        .arg(&daemon.socket)
-        .args(["--json", "doctor"])
-        .env("HOME", home.path("home"))
-        .env("XDG_CONFIG_HOME", home.path("config"))
-        .env("XDG_DATA_HOME", home.path("data"))
-        .env("XDG_STATE_HOME", home.path("state"))
-        .env("XDG_RUNTIME_DIR", home.path("runtime"))
-        .output()
-        .expect("dspctl doctor runs");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("doctor --json is not JSON ({e}): {text}"));
-    let list = json
-        .as_array()
-        .or_else(|| json["findings"].as_array())
-        .unwrap_or_else(|| panic!("no findings in {text}"));
-    list.iter()
-        .map(|f| {
-            (
-                f["layer"].as_str().unwrap_or_default().to_owned(),
-                f["verdict"].as_str().unwrap_or_default().to_owned(),
-                f["message"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn diagnosed(findings: &[(String, String, String)], layer: &str) -> (String, String) {
-    findings
-        .iter()
-        .find(|(l, _, _)| l == layer)
-        .map(|(_, v, m)| (v.clone(), m.clone()))
-        .unwrap_or_else(|| panic!("no '{layer}' finding in {findings:?}"))
-}
-
 #[test]
 fn doctor_reports_no_reader_when_none_matches() {
     let Some(_readers) = take_readers() else {

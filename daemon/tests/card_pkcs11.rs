@@ -192,6 +192,51 @@ fn a_key_in_softhsm_authenticates_and_wrong_pins_end_blocked() {
     assert!(!daemon.logs().contains(&pin), "the PIN is in the log");
 }
 
+/// A token whose certificate has expired: `dspctl doctor` says so, and
+/// the daemon refuses to unlock it (the check comes before the PIN is
+/// used: session tests count the VERIFYs).
+#[test]
+fn an_expired_certificate_is_reported_by_doctor_and_refused_before_the_pin() {
+    use dspconnect_sandbox::pki::{CardPin, Professional, Validity};
+    if !tools_present() {
+        return;
+    }
+    let sandbox = ExternalSandbox::start();
+    let home = DaemonHome::new();
+    let pin = "4815";
+    let card = home.path("home").join("expired-card");
+    let now = time::OffsetDateTime::now_utc();
+    sandbox
+        .running()
+        .context()
+        .pki()
+        .export_card(
+            &Professional {
+                name: "Dr Expired Card".into(),
+                ehealth_id: "SBX1001".into(),
+            },
+            Validity::between(
+                now - time::Duration::days(400),
+                now - time::Duration::days(2),
+            ),
+            &CardPin::new(pin.to_owned()).unwrap(),
+            &card,
+        )
+        .expect("expired card exported");
+    let conf = softhsm_token(&home.path("home"), &card, pin, "expired", true);
+    let daemon = daemon_on_softhsm(&sandbox, &home, &conf);
+    let mut client = daemon.client();
+    wait_card(&mut client);
+
+    let findings = doctor(&daemon, &home);
+    let (verdict, message) = diagnosed(&findings, "cert");
+    assert_eq!(verdict, "failed", "{message}");
+    assert!(message.contains("expired"), "{message}");
+
+    let err = try_unlock(&mut client, pin).expect_err("expired certificate");
+    assert_eq!(err.code, ErrorCode::CertificateNotValid, "{err}");
+}
+
 #[test]
 fn a_token_without_the_private_key_says_so() {
     if !tools_present() {

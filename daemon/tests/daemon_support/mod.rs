@@ -637,3 +637,42 @@ pub fn free_port() -> u16 {
         .expect("a free port")
         .port()
 }
+
+/// `dspctl --json doctor`: `(layer, verdict, message)` of each finding.
+pub fn doctor(daemon: &Daemon, home: &DaemonHome) -> Vec<(String, String, String)> {
+    let output = Command::new(env!("CARGO_BIN_EXE_dspctl"))
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .args(["--json", "doctor"])
+        .env("HOME", home.path("home"))
+        .env("XDG_CONFIG_HOME", home.path("config"))
+        .env("XDG_DATA_HOME", home.path("data"))
+        .env("XDG_STATE_HOME", home.path("state"))
+        .env("XDG_RUNTIME_DIR", home.path("runtime"))
+        .output()
+        .expect("dspctl doctor runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("doctor --json is not JSON ({e}): {text}"));
+    let list = json
+        .as_array()
+        .or_else(|| json["findings"].as_array())
+        .unwrap_or_else(|| panic!("no findings in {text}"));
+    list.iter()
+        .map(|f| {
+            (
+                f["layer"].as_str().unwrap_or_default().to_owned(),
+                f["verdict"].as_str().unwrap_or_default().to_owned(),
+                f["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub fn diagnosed(findings: &[(String, String, String)], layer: &str) -> (String, String) {
+    findings
+        .iter()
+        .find(|(l, _, _)| l == layer)
+        .map(|(_, v, m)| (v.clone(), m.clone()))
+        .unwrap_or_else(|| panic!("no '{layer}' finding in {findings:?}"))
+}
