@@ -22,10 +22,9 @@
 //! Then the document the example printed the id of is read back over the
 //! daemon's IPC: listed once, Approved, with the example's title, size and
 //! final mode, and, when the example changed the mode, its entry as pushed
-//! deprecated. (Issue 6 wants each example to push in mode Restreint and
-//! change it to Normal, and print the DSP URL: push.c pushes in mode Normal
-//! and push.py changes no mode; neither prints the URL. `EXAMPLES` says
-//! what each does.)
+//! deprecated. Each example pushes in mode Restreint, changes it to Normal
+//! and prints the DSP URL (issue 6); `EXAMPLES` says so per language, so
+//! that an example that stops doing it fails here.
 //!
 //! The clean checkout is the index of the workspace's git repository
 //! (`git checkout-index --all` into a temporary folder): what is committed
@@ -64,11 +63,9 @@ struct Example {
     tools: &'static [(&'static str, &'static str, &'static str)],
     /// The title the example gives the document.
     title: &'static str,
-    /// The mode the example pushes in. Issue 6 wants Restreint from each
-    /// example; push.c pushes in mode Normal.
+    /// The mode the example pushes in.
     pushed: ConfidentialityMode,
-    /// The mode the document ends in. Issue 6 wants Normal from each
-    /// example; push.py does not change the mode.
+    /// The mode the document ends in.
     mode: ConfidentialityMode,
     /// Whether it prints `DSP URL: https://…`.
     prints_url: bool,
@@ -79,9 +76,9 @@ const EXAMPLES: &[Example] = &[
         lang: "c",
         tools: &[("gcc", "--version", "gcc")],
         title: "Lettre de sortie (C)",
-        pushed: ConfidentialityMode::Normal,
+        pushed: ConfidentialityMode::Restreint,
         mode: ConfidentialityMode::Normal,
-        prints_url: false,
+        prints_url: true,
     },
     Example {
         lang: "cpp",
@@ -115,8 +112,8 @@ const EXAMPLES: &[Example] = &[
         tools: &[],
         title: "Compte rendu (Python)",
         pushed: ConfidentialityMode::Restreint,
-        mode: ConfidentialityMode::Restreint,
-        prints_url: false,
+        mode: ConfidentialityMode::Normal,
+        prints_url: true,
     },
 ];
 

@@ -173,6 +173,8 @@ fn the_c_example_pushes_a_report_through_the_library() {
     assert!(stdout.contains("sandbox=1"), "{stdout}");
     assert!(stdout.contains("(done)"), "{stdout}");
     assert!(stdout.contains("Lettre de sortie (C)"), "{stdout}");
+    assert!(stdout.contains("mode now Normal"), "{stdout}");
+    assert!(stdout.contains("DSP URL: https://"), "{stdout}");
     assert!(
         stdout.contains("bad matricule: code 300, field metadata.patient"),
         "{stdout}"

@@ -357,8 +357,9 @@ fn the_binding_declares_every_export_of_the_header() {
 }
 
 /// examples/python/push.py from the installed package: unlock, push,
-/// events, job status, read back, HPD, an error's code and field; the
-/// daemon lists the document as registered, Restreint, by SBX1001.
+/// events, job status, read back, HPD, an error's code and field, the mode
+/// changed to Normal, the DSP URL; the daemon lists the document as
+/// registered by SBX1001, its Restreint entry deprecated.
 #[test]
 fn the_installed_package_pushes_a_report_through_the_library() {
     let installed = Installed::new();
@@ -395,12 +396,25 @@ fn the_installed_package_pushes_a_report_through_the_library() {
         "{stdout}"
     );
 
+    assert!(stdout.contains("mode now NORMAL"), "{stdout}");
+    assert!(stdout.contains("DSP URL: https://"), "{stdout}");
+
+    // Pushed Restreint, then Normal: the Restreint entry is deprecated.
     let unique_id = word_after(&stdout, "uniqueId ");
     let docs = listed(&daemon);
-    let doc = find(&docs, unique_id);
+    let entries: Vec<&DocumentSummary> = docs.iter().filter(|d| d.unique_id == unique_id).collect();
+    assert!(
+        entries
+            .iter()
+            .any(|d| d.mode == ConfidentialityMode::Restreint && d.status == "Deprecated"),
+        "{entries:#?}"
+    );
+    let doc = entries
+        .iter()
+        .find(|d| d.status == "Approved")
+        .unwrap_or_else(|| panic!("no current entry: {entries:#?}"));
     assert_eq!(doc.title, "Compte rendu (Python)");
-    assert_eq!(doc.mode, ConfidentialityMode::Restreint);
-    assert_eq!(doc.status, "Approved");
+    assert_eq!(doc.mode, ConfidentialityMode::Normal);
     assert_eq!(doc.size, content.len() as u64);
     assert_eq!(doc.mime_type, "application/pdf");
     assert_eq!(doc.author.ehealth_id, "SBX1001");

@@ -1,7 +1,8 @@
 /*
  * A practice-software integration in C: connect to dspconnectd, unlock the
- * card, push a report, wait until the DSP registered it, list the
- * patient's documents.
+ * card, push a report in mode Restreint, wait until the DSP registered it,
+ * list the patient's documents, change the report's mode to Normal and get
+ * the one-time URL of the patient's DSP.
  *
  *   gcc push.c -Iinclude -Ltarget/debug -ldspconnect -Wl,-rpath,$PWD/target/debug -o push
  *   ./push /run/user/1000/dspconnect/dspconnectd.sock 1234 1945093006704 report.pdf
@@ -43,7 +44,7 @@ int main(int argc, char **argv) {
     dsp_push_metadata metadata = {
         .patient = argv[3],
         .title = "Lettre de sortie (C)",
-        .mode = DSP_MODE_NORMAL,
+        .mode = DSP_MODE_RESTREINT,
         .patient_informed = true,
         .mime_type = NULL,
     };
@@ -60,11 +61,32 @@ int main(int argc, char **argv) {
     if ((error = dsp_list(client, argv[3], &list))) return fail("list", error);
     int found = 0;
     for (size_t i = 0; i < list->count; i++) {
-        printf("  %s  %s  mode %u\n", list->documents[i].unique_id, list->documents[i].title,
-               (unsigned)list->documents[i].mode);
+        printf("  %s  %s  mode %u%s\n", list->documents[i].unique_id, list->documents[i].title,
+               (unsigned)list->documents[i].mode,
+               list->documents[i].deprecated ? " (deprecated)" : "");
         if (strcmp(list->documents[i].unique_id, unique_id) == 0) found = 1;
     }
     dsp_document_list_free(list);
+
+    /* The patient was told: the report may now be seen as any other. */
+    if ((error = dsp_set_mode(client, argv[3], unique_id, DSP_MODE_NORMAL)))
+        return fail("set mode", error);
+    if ((error = dsp_list(client, argv[3], &list))) return fail("list", error);
+    int normal = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        const dsp_document *d = &list->documents[i];
+        if (strcmp(d->unique_id, unique_id) == 0 && !d->deprecated && d->mode == DSP_MODE_NORMAL)
+            normal = 1;
+    }
+    dsp_document_list_free(list);
+    printf("mode now %s\n", normal ? "Normal" : "not Normal");
+
+    /* A one-time bearer secret: real software hands it to the browser
+       (launch_browser = true) and never logs it. */
+    char *url = NULL;
+    if ((error = dsp_open_dsp(client, argv[3], false, &url))) return fail("open DSP", error);
+    printf("DSP URL: %s\n", url);
+    dsp_string_free(url);
 
     /* A bad matricule: a specific error that names the field. */
     dsp_push_metadata bad = metadata;
@@ -80,5 +102,5 @@ int main(int argc, char **argv) {
     dsp_client_free(NULL);
     dsp_error_free(NULL);
     dsp_string_free(NULL);
-    return (state == DSP_JOB_DONE && found) ? 0 : 1;
+    return (state == DSP_JOB_DONE && found && normal) ? 0 : 1;
 }
