@@ -179,10 +179,25 @@ impl Journal {
 
     /// Appends `entry` durably, then applies it.
     pub fn record(&mut self, entry: Entry) -> io::Result<()> {
+        self.append(entry, true)
+    }
+
+    /// Appends an entry that a restart can rebuild when a crash loses it
+    /// (the claim–job link, found again through the job's claim id; a
+    /// send, settled again from the outbox): written, not flushed — the
+    /// next flushed entry carries it to disk, and a line a crash tears or
+    /// zeroes is skipped at load.
+    pub fn record_recoverable(&mut self, entry: Entry) -> io::Result<()> {
+        self.append(entry, false)
+    }
+
+    fn append(&mut self, entry: Entry, flush: bool) -> io::Result<()> {
         let mut line = serde_json::to_string(&entry).map_err(io::Error::other)?;
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
-        self.file.sync_data()?;
+        if flush {
+            self.file.sync_data()?;
+        }
         self.appended += 1;
         apply(&mut self.open, &mut self.sent, entry);
         Ok(())

@@ -241,7 +241,11 @@ impl Worker {
                 }
                 job = self.jobs.recv() => {
                     match job {
-                        Ok(job) => self.on_job(job).await,
+                        Ok(job) => {
+                            self.on_job(job).await;
+                            // Sent and failed counts follow each job at once.
+                            self.publish();
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => self.reconcile().await,
                         Err(broadcast::error::RecvError::Closed) => {
                             tokio::time::sleep(poll).await;
@@ -787,7 +791,7 @@ impl Worker {
         };
         match self.outbox.enqueue_from(request, origin).await {
             Ok(job) => {
-                if let Err(e) = self.journal.record(Entry::Enqueued {
+                if let Err(e) = self.journal.record_recoverable(Entry::Enqueued {
                     claim: claim_id.to_owned(),
                     job_id: job.job_id.clone(),
                     unique_id: job.unique_id.clone(),
@@ -889,7 +893,7 @@ impl Worker {
         if let Err(e) = layout::write_report(&path, &receipt) {
             tracing::error!(error = %e, "receipt not written");
         }
-        if let Err(e) = self.journal.record(Entry::Sent {
+        if let Err(e) = self.journal.record_recoverable(Entry::Sent {
             claim: claim.claim.clone(),
             sha256: claim.sha256.clone(),
             patient: claim.patient.clone(),

@@ -620,6 +620,7 @@ impl Outbox {
         match durability {
             Durability::Flushed => self.inner.spool.save(&next)?,
             Durability::Progress => self.inner.spool.save_progress(&next)?,
+            Durability::MemoryOnly => {}
         }
         state.jobs.insert(id, next.clone());
         drop(state);
@@ -658,8 +659,11 @@ enum Durability {
     /// Record and folder: the change survives a crash.
     Flushed,
     /// The record's bytes only: after a crash the change may be undone,
-    /// which is safe for the scheduler's uploading and done steps.
+    /// which is safe for the scheduler's done step.
     Progress,
+    /// Not written: a crash undoes it, which is safe for the start of an
+    /// upload (the job is resent under the same uniqueId).
+    MemoryOnly,
 }
 
 /// Copies or moves the content into `tmp/<job_id>/`.

@@ -28,10 +28,6 @@ use crate::audit::{AuditAction, AuditOutcome};
 /// How often registered jobs and stale uploads are cleaned up.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 
-/// The pause after a job's state could not be saved (disk full, spool
-/// gone): the next job would fail the same way.
-const SPOOL_FAILURE_PAUSE: Duration = Duration::from_secs(1);
-
 /// A running scheduler.
 pub struct SchedulerHandle {
     stop: watch::Sender<bool>,
@@ -309,50 +305,33 @@ impl Outbox {
             );
             return AfterAttempt::Continue;
         }
-        // The "uploading" record is saved while the upload goes, not before
-        // it: the bytes on the wire do not depend on it, and a crash before
-        // it is saved leaves the job queued, whose resend under the same
-        // uniqueId the duplicate rule settles. Every later change waits for
-        // this save, so it can never overwrite them.
-        let start = |r: &mut JobRecord| {
+        // "Uploading" is kept in memory only (status, events): on disk the
+        // job stays as it was, so a crash during the upload finds it
+        // queued and resends it under the same uniqueId, which the
+        // duplicate rule settles — exactly what an "uploading" record
+        // would lead to, without writing a record per attempt.
+        let record = match self.update_with(id, Durability::MemoryOnly, |r| {
             r.state = JobState::Uploading;
             r.attempts += 1;
             r.next_attempt_at = None;
-        };
-        let mut record = record;
-        start(&mut record);
-        let saving = {
-            let outbox = self.clone();
-            tokio::task::spawn_blocking(move || outbox.update_with(id, Durability::Progress, start))
+        }) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "job not started");
+                return AfterAttempt::Continue;
+            }
         };
         // The session ending (card pulled, lock, another professional's
         // card) stops the upload at once: the job's right to go rests on
         // its professional's open session. What was sent may still have
         // been registered; the retry, under the same uniqueId, finds out.
         let outcome = tokio::select! {
-            outcome = uploader.upload(&record, &content) => Some(outcome),
-            () = session_left(sessions, &record.owner) => None,
-        };
-        let saved = match saving.await {
-            Ok(Ok(_)) => true,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "the job's uploading state was not saved");
-                false
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the job's uploading state was not saved");
-                false
+            outcome = uploader.upload(&record, &content) => outcome,
+            () = session_left(sessions, &record.owner) => {
+                self.interrupted_by_session_end(id);
+                return AfterAttempt::Continue;
             }
         };
-        let Some(outcome) = outcome else {
-            self.interrupted_by_session_end(id);
-            return AfterAttempt::Continue;
-        };
-        if !saved {
-            // The spool cannot be written: pause instead of spinning
-            // through the queue (what follows fails to save as well).
-            tokio::time::sleep(SPOOL_FAILURE_PAUSE).await;
-        }
         let failure = match outcome {
             UploadOutcome::Registered => {
                 self.finish_in_background(finishing, id).await;
