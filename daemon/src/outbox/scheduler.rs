@@ -103,7 +103,13 @@ impl Outbox {
             .filter(|r| !r.state.is_final())
             .map(|r| r.document_unique_id.as_str())
             .collect();
-        let mut mine: Vec<&JobRecord> = state.jobs.values().filter(|r| &r.owner == owner).collect();
+        // Only jobs that can still go: done ones stay in memory for hours
+        // and would make every turn sort thousands.
+        let mut mine: Vec<&JobRecord> = state
+            .jobs
+            .values()
+            .filter(|r| !r.state.is_final() && &r.owner == owner)
+            .collect();
         mine.sort_by_key(|r| r.sequence);
         let mut earliest: Option<OffsetDateTime> = None;
         for r in mine {

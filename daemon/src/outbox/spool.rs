@@ -171,8 +171,11 @@ impl Spool {
         private_fs::sync_dir(&staged.dir).map_err(OutboxError::io(&staged.dir, "sync"))?;
         let target = self.job_dir(record.job_id);
         fs::rename(&staged.dir, &target).map_err(OutboxError::io(&target, "commit the job"))?;
-        private_fs::sync_dir(&self.jobs).map_err(OutboxError::io(&self.jobs, "sync"))?;
-        private_fs::sync_dir(&self.tmp).map_err(OutboxError::io(&self.tmp, "sync"))
+        // Flushing jobs/ makes the rename durable, both its ends at once (a
+        // journaled file system commits a rename whole); tmp/ needs no
+        // flush of its own, and whatever a crash leaves there is removed
+        // at the next start.
+        private_fs::sync_dir(&self.jobs).map_err(OutboxError::io(&self.jobs, "sync"))
     }
 
     /// Drops a staged job that will not be committed.
