@@ -2,7 +2,7 @@
 //! (issue 6): for each of examples/{c,cpp,csharp,pascal,python}, the
 //! commands of its README.md, run exactly as written from the root of a
 //! clean checkout, against a real daemon on its embedded sandbox; what the
-//! example did is then read back over the daemon's IPC.
+//! example did is then read back through `dspctl --json list`.
 //!
 //! The convention the READMEs follow, which this test relies on:
 //!
@@ -20,7 +20,7 @@
 //!   nothing else is changed.
 //!
 //! Then the document the example printed the id of is read back over the
-//! daemon's IPC: listed once, Approved, with the example's title, size and
+//! `dspctl --json list`: listed once, Approved, with the example's title, size and
 //! final mode, and, when the example changed the mode, its entry as pushed
 //! deprecated. Each example pushes in mode Restreint, changes it to Normal
 //! and prints the DSP URL (issue 6); `EXAMPLES` says so per language, so
@@ -51,7 +51,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use daemon_support::*;
-use dspconnect::ipc::protocol::{DocumentSummary, List, ListParams};
+use dspconnect::ipc::protocol::{DocumentList, DocumentSummary};
 use dspconnect::model::ConfidentialityMode;
 
 const PATIENT: &str = "1945093006704";
@@ -377,15 +377,31 @@ fn printed_unique_id(stdout: &str) -> Option<String> {
 
 /// The patient's current (Approved) documents, as the daemon lists them; a
 /// mode change deprecates the entry it replaces, under the same uniqueId.
+/// The patient's documents as `dspctl --json list` shows them (the issue's
+/// "as read back through `dspctl --json`").
 fn listed(daemon: &Daemon, include_deprecated: bool) -> Vec<DocumentSummary> {
-    daemon
-        .client()
-        .call::<List>(&ListParams {
-            patient: PATIENT.to_owned(),
-            include_deprecated,
-            ..ListParams::default()
+    let mut dspctl = Command::new(env!("CARGO_BIN_EXE_dspctl"));
+    dspctl
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .args(["--json", "list", PATIENT]);
+    if include_deprecated {
+        dspctl.arg("--include-deprecated");
+    }
+    let out = dspctl.output().expect("dspctl runs");
+    assert!(
+        out.status.success(),
+        "dspctl --json list: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<DocumentList>(&out.stdout)
+        .unwrap_or_else(|e| {
+            panic!(
+                "dspctl --json list is not a document list ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
         })
-        .expect("document.list over the daemon's IPC")
         .documents
 }
 
