@@ -19,7 +19,7 @@
 //!   banner), the sandbox's demo patient 1945093006704 and a PDF it wrote;
 //!   nothing else is changed.
 //!
-//! Then the document the example printed the id of is read back over the
+//! Then the document the example printed the id of is read back through
 //! `dspctl --json list`: listed once, Approved, with the example's title, size and
 //! final mode, and, when the example changed the mode, its entry as pushed
 //! deprecated. Each example pushes in mode Restreint, changes it to Normal
