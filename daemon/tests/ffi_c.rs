@@ -1,7 +1,8 @@
 //! libdspconnect as a C program uses it: examples/c/push.c and
 //! examples/c/events.c compiled with gcc against the shared library and
 //! include/dspconnect.h, run against the real daemon and the sandbox, and
-//! again under valgrind (no leak, no invalid access); and
+//! again under AddressSanitizer + UBSan and under valgrind (no leak, no
+//! invalid access); and
 //! daemon/tests/c/restart_mid_call.c, a call in flight when the daemon is
 //! killed. (The Python binding's tests are in ffi_python.rs.)
 //!
@@ -44,10 +45,23 @@ fn have_valgrind() -> bool {
     runs
 }
 
+/// gcc flags for a program under AddressSanitizer (leaks included) and
+/// UBSan: the first error ends it with a failure.
+const SANITIZERS: &[&str] = &[
+    "-fsanitize=address,undefined",
+    "-fno-omit-frame-pointer",
+    "-fno-sanitize-recover=all",
+];
+
 /// gcc -std=c99 -Wall -Werror of an example against the library.
 fn compile_c(source: &str, program: &Path, lib: &Path) {
+    compile_c_with(source, program, lib, &[]);
+}
+
+fn compile_c_with(source: &str, program: &Path, lib: &Path, extra: &[&str]) {
     let compiled = Command::new("gcc")
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-g"])
+        .args(extra)
         .arg(workspace().join(source))
         .arg("-I")
         .arg(workspace().join("include"))
@@ -227,13 +241,17 @@ fn the_pkg_config_file_gives_the_version_and_the_flags_to_build_with() {
 /// HPD directory, no callback after unregistering or freeing; and the push
 /// example's strings, lists and errors all freed.
 #[test]
-fn the_c_examples_run_against_the_daemon_and_under_valgrind() {
+fn the_c_examples_run_against_the_daemon_under_asan_and_valgrind() {
     let lib = ffi_library_dir();
     let out = tempfile::tempdir().unwrap();
     let events = out.path().join("events");
     let push = out.path().join("push");
     compile_c("examples/c/events.c", &events, &lib);
     compile_c("examples/c/push.c", &push, &lib);
+    let events_asan = out.path().join("events-asan");
+    let push_asan = out.path().join("push-asan");
+    compile_c_with("examples/c/events.c", &events_asan, &lib, SANITIZERS);
+    compile_c_with("examples/c/push.c", &push_asan, &lib, SANITIZERS);
 
     let sandbox = ExternalSandbox::start();
     let home = DaemonHome::new();
@@ -249,13 +267,14 @@ fn the_c_examples_run_against_the_daemon_and_under_valgrind() {
         report.as_os_str(),
     ];
 
-    let mut runs = vec![false];
+    // Plain, under AddressSanitizer + UBSan, and under valgrind.
+    let mut runs = vec![(&events, &push, false), (&events_asan, &push_asan, false)];
     if have_valgrind() {
-        runs.push(true);
+        runs.push((&events, &push, true));
     }
-    for valgrind in runs {
-        let stdout = run_c(&events, &args, valgrind, &daemon);
-        let context = format!("valgrind: {valgrind}\n{stdout}");
+    for (events, push, valgrind) in runs {
+        let stdout = run_c(events, &args, valgrind, &daemon);
+        let context = format!("{} (valgrind: {valgrind})\n{stdout}", events.display());
         assert!(stdout.contains("job status Done after "), "{context}");
         assert!(stdout.contains("done event for the job yes"), "{context}");
         assert!(stdout.contains("status from the callback ok"), "{context}");
@@ -290,8 +309,12 @@ fn the_c_examples_run_against_the_daemon_and_under_valgrind() {
             "{context}"
         );
 
-        let stdout = run_c(&push, &args, valgrind, &daemon);
-        assert!(stdout.contains("(done)"), "valgrind: {valgrind}\n{stdout}");
+        let stdout = run_c(push, &args, valgrind, &daemon);
+        assert!(
+            stdout.contains("(done)") && stdout.contains("mode now Normal"),
+            "{} (valgrind: {valgrind})\n{stdout}",
+            push.display()
+        );
     }
 }
 
