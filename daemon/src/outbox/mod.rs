@@ -609,6 +609,24 @@ impl Outbox {
         durability: Durability,
         change: impl FnOnce(&mut JobRecord),
     ) -> Result<JobRecord, OutboxError> {
+        let next = self.store(id, durability, change)?;
+        self.announce(&next);
+        Ok(next)
+    }
+
+    /// Tells waiters and subscribers of a job's new state.
+    fn announce(&self, record: &JobRecord) {
+        let _ = self.inner.events.send(record.to_job());
+    }
+
+    /// Changes a job on disk and in memory without announcing it (the
+    /// caller does, once what goes with the change is done too).
+    fn store(
+        &self,
+        id: Uuid,
+        durability: Durability,
+        change: impl FnOnce(&mut JobRecord),
+    ) -> Result<JobRecord, OutboxError> {
         let mut state = lock(&self.inner.state);
         let current = state
             .jobs
@@ -623,8 +641,6 @@ impl Outbox {
             Durability::MemoryOnly => {}
         }
         state.jobs.insert(id, next.clone());
-        drop(state);
-        let _ = self.inner.events.send(next.to_job());
         Ok(next)
     }
 

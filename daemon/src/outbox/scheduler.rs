@@ -143,7 +143,7 @@ impl Outbox {
         } else {
             Durability::Flushed
         };
-        let record = match self.update_with(id, durability, |r| {
+        let record = match self.store(id, durability, |r| {
             r.state = state;
             r.last_error = error;
             r.next_attempt_at = None;
@@ -163,6 +163,9 @@ impl Outbox {
         {
             tracing::warn!(error = %e, "registered document's spool copy not removed");
         }
+        // Announced once the spool copy is gone: whoever waits for the job
+        // sees it finished whole.
+        self.announce(&record);
         let outcome = match state {
             JobState::Done => AuditOutcome::Ok,
             JobState::Conflict => AuditOutcome::Conflict,
