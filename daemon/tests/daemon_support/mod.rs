@@ -149,19 +149,7 @@ impl ExternalSandbox {
 
     /// GET `url` trusting only the sandbox's CA; the status and body.
     pub fn fetch(&self, url: &str) -> (u16, String) {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject as _;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(self.running().ca_certificate_pem().as_bytes()) {
-            roots.add(cert.expect("CA PEM")).expect("CA root");
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls = tls_trusting(self.running().ca_certificate_pem().as_bytes());
         let base = self.running().base_url().to_owned();
         self.runtime.block_on(async {
             // Like a browser: follow a redirect with the cookie it sets.
@@ -550,6 +538,24 @@ pub fn ffi_library_dir() -> PathBuf {
     dir
 }
 
+/// A TLS client configuration trusting only the CA certificates in `pem`
+/// (the sandbox's platform CA), on the workspace's one crypto provider.
+fn tls_trusting(pem: &[u8]) -> rustls::ClientConfig {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        roots.add(cert.expect("CA PEM")).expect("CA root");
+    }
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth()
+}
+
 /// The admin API of a daemon's embedded sandbox (the `/admin/api/…` routes
 /// a demo or a test drives), reached like any HTTPS client: the platform
 /// CA and the admin token from the sandbox's data folder.
@@ -563,20 +569,8 @@ impl EmbeddedSandboxAdmin {
     /// `data_dir` and `port` as written in the daemon's `[sandbox]` settings;
     /// call once the daemon answers (the sandbox then runs).
     pub fn new(data_dir: &Path, port: u16) -> EmbeddedSandboxAdmin {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject as _;
         let ca = fs::read(data_dir.join("pki").join("platform-ca.pem")).expect("sandbox CA");
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(&ca) {
-            roots.add(cert.expect("CA PEM")).expect("CA root");
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls = tls_trusting(&ca);
         let token = fs::read_to_string(data_dir.join("admin-token"))
             .expect("sandbox admin token")
             .trim()
