@@ -107,7 +107,7 @@ fn check_exchange<M: Method>(examples: &[Value]) {
                 Some(p) => p.clone(),
                 None => Value::Object(Default::default()),
             };
-            decode_params::<M>(params)
+            decode_params::<M>(&serde_json::value::to_raw_value(&params).unwrap())
                 .unwrap_or_else(|e| panic!("{}: example params: {e:?}", M::NAME));
             requests += 1;
         } else if let Some(result) = example.get("result") {

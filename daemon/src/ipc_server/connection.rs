@@ -1,7 +1,10 @@
 //! One connection: the peer check, then a read loop that answers requests
-//! that finish at once itself and hands the others to tasks, a writer task that owns the socket's write side, and (once
-//! subscribed) an event forwarder. Responses and events meet in one bounded
-//! queue in front of the writer.
+//! that finish at once itself and hands the others to tasks, a writer task
+//! for what is queued, and (once subscribed) an event forwarder. Responses
+//! of tasks and events meet in one bounded queue in front of the writer.
+//! An answer the read loop has at once is written by the read loop itself
+//! when nothing is queued or being written (the write turn is free), so
+//! that it leaves before the loop reads again.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -13,9 +16,8 @@ use dspconnect::ipc::protocol::{
 };
 use futures_util::FutureExt as _;
 use interprocess::local_socket::tokio::Stream;
-use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use zeroize::Zeroize;
 
@@ -46,10 +48,15 @@ pub(super) async fn serve<H: Handler>(
     };
     tracing::debug!(connection = connection_id, ?peer_pid, "connection opened");
 
-    let stream = Arc::new(stream);
+    // Split by value: reading through the owned stream lets tokio see a
+    // short read as the end of what is there (reading through `&Stream`
+    // would cost one more `recv` per request, answered EAGAIN).
+    let (read_half, write_half) = tokio::io::split(stream);
+    // Whoever writes a line holds the write half, so lines never interleave.
+    let write_half = Arc::new(Mutex::new(write_half));
     let (out, queue) = mpsc::channel::<Vec<u8>>(options.outgoing_queue.max(1));
-    let writer = AbortOnDrop(tokio::spawn(write_lines(Arc::clone(&stream), queue)));
-    let mut reader = LineReader::new(&*stream, MAX_LINE_BYTES);
+    let writer = AbortOnDrop(tokio::spawn(write_lines(Arc::clone(&write_half), queue)));
+    let mut reader = LineReader::new(read_half, MAX_LINE_BYTES);
     let permits = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
     let mut requests = JoinSet::new();
     let mut subscription: Option<JoinHandle<()>> = None;
@@ -71,7 +78,7 @@ pub(super) async fn serve<H: Handler>(
                     connection = connection_id,
                     "discarding a message line over {MAX_LINE_BYTES} bytes"
                 );
-                let answer = envelope::response_line(Value::Null, Err(envelope::line_too_long()));
+                let answer = envelope::response_line(None, Err(envelope::line_too_long()));
                 if out.send(answer).await.is_err() {
                     break;
                 }
@@ -99,7 +106,7 @@ pub(super) async fn serve<H: Handler>(
                     rejection.error.message
                 );
                 let envelope::Rejection { id, error } = *rejection;
-                let answer = envelope::response_line(id, Err(error));
+                let answer = envelope::response_line(id.as_deref(), Err(error));
                 if out.send(answer).await.is_err() {
                     break;
                 }
@@ -131,9 +138,28 @@ pub(super) async fn serve<H: Handler>(
         match (&mut answer).now_or_never() {
             Some(line) => {
                 drop(permit);
-                if let Some(line) = line
-                    && out.send(line).await.is_err()
-                {
+                let Some(mut line) = line else { continue };
+                // Written here only when nothing waits in the queue, so
+                // an answer does not overtake the lines queued before it.
+                let direct = match write_half.try_lock() {
+                    Ok(socket) if out.capacity() == out.max_capacity() => Some(socket),
+                    _ => None,
+                };
+                let sent = if let Some(mut socket) = direct {
+                    let written = tokio::select! {
+                        written = socket.write_all(&line) => written.is_ok(),
+                        _ = stop.changed() => {
+                            stopping = true;
+                            false
+                        }
+                    };
+                    // Answers can carry bearer secrets (the one-time DSP URL).
+                    line.zeroize();
+                    written
+                } else {
+                    out.send(line).await.is_ok()
+                };
+                if !sent {
                     break;
                 }
             }
@@ -176,9 +202,12 @@ pub(super) async fn serve<H: Handler>(
 
 /// Writes queued lines in order until every sender is gone or the peer
 /// stops reading for good.
-async fn write_lines(stream: Arc<Stream>, mut queue: mpsc::Receiver<Vec<u8>>) {
+async fn write_lines(
+    write_half: Arc<Mutex<WriteHalf<Stream>>>,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+) {
     while let Some(mut line) = queue.recv().await {
-        let written = (&*stream).write_all(&line).await;
+        let written = write_half.lock().await.write_all(&line).await;
         // Answers can carry bearer secrets (the one-time DSP URL).
         line.zeroize();
         if written.is_err() {
@@ -228,7 +257,7 @@ async fn answer_call<H: Handler>(
             "answered with an error"
         ),
     }
-    id.map(|id| envelope::response_line(id, outcome))
+    id.map(|id| envelope::response_line(Some(&id), outcome))
 }
 
 /// Aborts the task when its owner is abandoned (shutdown).
@@ -254,14 +283,22 @@ fn subscribe(
     events: &broadcast::Sender<Event>,
     already: bool,
 ) -> (Option<Vec<u8>>, Option<broadcast::Receiver<Event>>) {
-    let outcome = decode_params::<Subscribe>(call.params).map(|Empty {}| ());
+    let outcome = decode_params::<Subscribe>(&call.params).map(|Empty {}| ());
     let receiver = match (&outcome, already) {
         (Ok(()), false) => Some(events.subscribe()),
         _ => None,
     };
-    let outcome = outcome
-        .map(|()| serde_json::to_value(Subscribed { subscribed: true }).unwrap_or(Value::Null));
-    let answer = call.id.map(|id| envelope::response_line(id, outcome));
+    let outcome = outcome.and_then(|()| {
+        serde_json::value::to_raw_value(&Subscribed { subscribed: true }).map_err(|e| {
+            RpcError::new(
+                ErrorCode::Internal,
+                format!("cannot encode the answer: {e}"),
+            )
+        })
+    });
+    let answer = call
+        .id
+        .map(|id| envelope::response_line(Some(&id), outcome));
     (answer, receiver)
 }
 
@@ -293,7 +330,7 @@ async fn refuse(stream: Stream, connection_id: u64, reason: String) {
     tracing::warn!(connection = connection_id, "refused a connection: {reason}");
     let error = RpcError::new(ErrorCode::PermissionDenied, reason)
         .with_hint("connect as the user who started the daemon, or start a daemon of your own");
-    let line = envelope::response_line(Value::Null, Err(error));
+    let line = envelope::response_line(None, Err(error));
     if (&stream).write_all(&line).await.is_err() {
         return;
     }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use dspconnect::ErrorCode;
 use dspconnect::ipc::protocol::{Method, RpcError};
-use serde_json::Value;
+use serde_json::value::RawValue;
+use zeroize::Zeroize;
 
 /// Who is on the other end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,8 @@ pub struct ConnectionContext {
 /// Answers requests. The server has already checked the envelope and that
 /// `method` is one of [`METHOD_NAMES`](dspconnect::ipc::protocol::METHOD_NAMES)
 /// (except `events.subscribe`, which it answers itself); `params` is the
-/// request's `params` object, `{}` when the request had none.
+/// request's `params` object as raw JSON, `{}` when the request had none,
+/// and the answer is the result encoded as JSON.
 ///
 /// Errors the handler returns go to the caller as they are: use
 /// [`RpcError::new`] with our [`ErrorCode`] and name the field at fault.
@@ -37,12 +39,12 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         ctx: &ConnectionContext,
         method: &str,
-        params: Value,
-    ) -> impl Future<Output = Result<Value, RpcError>> + Send;
+        params: Box<RawValue>,
+    ) -> impl Future<Output = Result<Box<RawValue>, RpcError>> + Send;
 }
 
-type BoxedAnswer = Pin<Box<dyn Future<Output = Result<Value, RpcError>> + Send>>;
-type BoxedRoute = Arc<dyn Fn(ConnectionContext, Value) -> BoxedAnswer + Send + Sync>;
+type BoxedAnswer = Pin<Box<dyn Future<Output = Result<Box<RawValue>, RpcError>> + Send>>;
+type BoxedRoute = Arc<dyn Fn(ConnectionContext, Box<RawValue>) -> BoxedAnswer + Send + Sync>;
 
 /// A [`Handler`] made of one typed function per method:
 ///
@@ -91,12 +93,14 @@ impl Router {
         Fut: Future<Output = Result<M::Result, RpcError>> + Send + 'static,
     {
         let f = Arc::new(f);
-        let route: BoxedRoute = Arc::new(move |ctx: ConnectionContext, params: Value| {
+        let route: BoxedRoute = Arc::new(move |ctx: ConnectionContext, raw: Box<RawValue>| {
             let f = Arc::clone(&f);
             Box::pin(async move {
-                let params = decode_params::<M>(params)?;
-                let result = f(ctx, params).await?;
-                serde_json::to_value(result).map_err(|e| {
+                let params = decode_params::<M>(&raw);
+                // The params may carry a PIN, a password or a presence code.
+                String::from(Box::<str>::from(raw)).zeroize();
+                let result = f(ctx, params?).await?;
+                serde_json::value::to_raw_value(&result).map_err(|e| {
                     RpcError::new(
                         ErrorCode::Internal,
                         format!("the daemon could not encode its answer to {}: {e}", M::NAME),
@@ -119,8 +123,8 @@ impl Handler for Router {
         &self,
         ctx: &ConnectionContext,
         method: &str,
-        params: Value,
-    ) -> impl Future<Output = Result<Value, RpcError>> + Send {
+        params: Box<RawValue>,
+    ) -> impl Future<Output = Result<Box<RawValue>, RpcError>> + Send {
         let answer = match self.routes.get(method) {
             Some(route) => Ok(route(*ctx, params)),
             None => Err(RpcError::new(
@@ -138,9 +142,10 @@ impl Handler for Router {
     }
 }
 
-/// Deserializes a method's parameters, naming the field at fault.
-pub fn decode_params<M: Method>(params: Value) -> Result<M::Params, RpcError> {
-    serde_path_to_error::deserialize(params).map_err(|e| {
+/// Deserializes a method's parameters (a JSON object), naming the field at fault.
+pub fn decode_params<M: Method>(params: &RawValue) -> Result<M::Params, RpcError> {
+    let mut json = serde_json::Deserializer::from_str(params.get());
+    serde_path_to_error::deserialize(&mut json).map_err(|e| {
         let path = e.path().to_string();
         let error = RpcError::new(
             ErrorCode::InvalidParams,
@@ -162,6 +167,7 @@ mod tests {
     use super::*;
     use dspconnect::ipc::protocol::{Empty, JobRef, JobStatus, Push, StatusMethod};
     use serde_json::json;
+    use serde_json::value::to_raw_value;
 
     fn ctx() -> ConnectionContext {
         ConnectionContext {
@@ -183,18 +189,29 @@ mod tests {
         let router = Router::new().route::<JobStatus, _>(|_, p: JobRef| async move {
             Err(RpcError::new(ErrorCode::UnknownJob, p.job_id))
         });
-        let e = run(router.handle(&ctx(), "job.status", json!({"job_id": "j7"}))).unwrap_err();
+        let e = run(router.handle(
+            &ctx(),
+            "job.status",
+            to_raw_value(&json!({"job_id": "j7"})).unwrap(),
+        ))
+        .unwrap_err();
         assert_eq!(
             (e.code(), e.message.as_str()),
             (ErrorCode::UnknownJob, "j7")
         );
 
-        let e = run(router.handle(&ctx(), "job.status", json!({"job_id": 7}))).unwrap_err();
+        let e = run(router.handle(
+            &ctx(),
+            "job.status",
+            to_raw_value(&json!({"job_id": 7})).unwrap(),
+        ))
+        .unwrap_err();
         assert_eq!(e.code, -32602);
         assert_eq!(e.data.field.as_deref(), Some("job_id"));
         assert!(e.message.contains("invalid type"), "{}", e.message);
 
-        let e = run(router.handle(&ctx(), "job.status", json!({}))).unwrap_err();
+        let e = run(router.handle(&ctx(), "job.status", to_raw_value(&json!({})).unwrap()))
+            .unwrap_err();
         assert_eq!(e.data.field, None);
         assert!(
             e.message.contains("missing field `job_id`"),
@@ -210,7 +227,7 @@ mod tests {
             "metadata": {"patient": 1893120105732u64, "title": "t",
                          "patient_statement": {"informed_and_agrees": true}}
         });
-        let e = decode_params::<Push>(p).unwrap_err();
+        let e = decode_params::<Push>(&to_raw_value(&p).unwrap()).unwrap_err();
         assert_eq!(e.data.field.as_deref(), Some("metadata.patient"));
     }
 
@@ -219,7 +236,8 @@ mod tests {
         let router = Router::new().route::<StatusMethod, _>(|_, _: Empty| async move {
             Err::<dspconnect::ipc::protocol::Status, _>(RpcError::new(ErrorCode::Internal, "x"))
         });
-        let e = run(router.handle(&ctx(), "document.push", json!({}))).unwrap_err();
+        let e = run(router.handle(&ctx(), "document.push", to_raw_value(&json!({})).unwrap()))
+            .unwrap_err();
         assert_eq!(e.code(), ErrorCode::MethodNotFound);
         assert_eq!(router.methods().collect::<Vec<_>>(), vec!["status"]);
     }
