@@ -36,11 +36,12 @@ struct OutgoingRequest<'a, P: Serialize> {
     params: &'a P,
 }
 
-/// A message from the daemon, parsed once: an event notification (it has
-/// a `method`) or a response, whose result stays raw JSON until the
-/// method's own type reads it.
+/// A message from the daemon, parsed in one pass: an event notification
+/// (it has a `method`) or a response, whose result is read straight into
+/// `R`, the method's own type (raw JSON when that is not known yet).
 #[derive(Deserialize)]
-struct Incoming<'a> {
+#[serde(bound(deserialize = "R: Deserialize<'de>"))]
+struct Incoming<'a, R = &'a RawValue> {
     /// Absent or null alike: a response the daemon could not tie to a request.
     #[serde(default)]
     id: Option<Value>,
@@ -48,10 +49,14 @@ struct Incoming<'a> {
     method: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     params: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    result: Option<&'a RawValue>,
+    #[serde(default = "none")]
+    result: Option<R>,
     #[serde(default)]
     error: Option<RpcError>,
+}
+
+fn none<R>() -> Option<R> {
+    None
 }
 
 /// Why a call failed: our fixed code, a message, and the daemon's error
@@ -118,6 +123,82 @@ fn event_of(method: &str, params: Option<&RawValue>) -> Result<Event, ClientErro
             ErrorCode::Protocol,
             format!("the daemon sent an unreadable event: {e}"),
         )
+    })
+}
+
+/// What a line read while request `id` of method `M` waits says: its
+/// answer, or `None` when it was an event (queued on `events`).
+fn answer_in<M: Method>(
+    line: &[u8],
+    id: u64,
+    events: &mut VecDeque<Event>,
+) -> Option<Result<M::Result, ClientError>> {
+    let message: Incoming<M::Result> = match serde_json::from_slice(line) {
+        Ok(message) => message,
+        // Not the answer expected: read again, raw, to say why.
+        Err(e) => {
+            return match serde_json::from_slice::<Incoming>(line) {
+                Ok(Incoming {
+                    method: Some(method),
+                    params,
+                    ..
+                }) => match event_of(&method, params) {
+                    Ok(event) => {
+                        events.push_back(event);
+                        None
+                    }
+                    Err(e) => Some(Err(e)),
+                },
+                Ok(other) if other.id.as_ref().and_then(Value::as_u64) == Some(id) => {
+                    Some(Err(ClientError::new(
+                        ErrorCode::Protocol,
+                        format!("the daemon's answer to {} is malformed: {e}", M::NAME),
+                    )))
+                }
+                Ok(other) => Some(Err(ClientError::new(
+                    ErrorCode::Protocol,
+                    format!(
+                        "the daemon answered request {} while {id} was waiting",
+                        other.id.unwrap_or(Value::Null)
+                    ),
+                ))),
+                Err(e) => Some(Err(ClientError::new(
+                    ErrorCode::Protocol,
+                    format!("the daemon sent an unreadable message: {e}"),
+                ))),
+            };
+        }
+    };
+    if let Some(method) = &message.method {
+        return match event_of(method, message.params) {
+            Ok(event) => {
+                events.push_back(event);
+                None
+            }
+            Err(e) => Some(Err(e)),
+        };
+    }
+    Some(match message.id {
+        Some(answered) if answered.as_u64() == Some(id) => match (message.result, message.error) {
+            (_, Some(e)) => Err(ClientError::from_rpc(e)),
+            (Some(result), None) => Ok(result),
+            (None, None) => Err(ClientError::new(
+                ErrorCode::Protocol,
+                format!("the daemon's answer to {} has no result", M::NAME),
+            )),
+        },
+        // An error the daemon could not tie to a request (id null): it
+        // refused the connection, or could not read what was sent.
+        None if message.error.is_some() => {
+            Err(ClientError::from_rpc(message.error.expect("checked")))
+        }
+        other => Err(ClientError::new(
+            ErrorCode::Protocol,
+            format!(
+                "the daemon answered request {} while {id} was waiting",
+                other.unwrap_or(Value::Null)
+            ),
+        )),
     })
 }
 
@@ -219,46 +300,12 @@ impl Client {
         })?;
         let deadline = Instant::now() + timeout;
         loop {
-            let line = self.read_line(deadline)?;
-            let message: Incoming = serde_json::from_slice(&line).map_err(|e| {
-                ClientError::new(
-                    ErrorCode::Protocol,
-                    format!("the daemon sent an unreadable message: {e}"),
-                )
-            })?;
-            if let Some(method) = &message.method {
-                self.events.push_back(event_of(method, message.params)?);
-                continue;
+            let len = self.read_line(deadline)?;
+            let answer = answer_in::<M>(&self.buffer[..len], id, &mut self.events);
+            self.buffer.drain(..=len);
+            if let Some(answer) = answer {
+                return answer;
             }
-            return match message.id {
-                Some(answered) if answered.as_u64() == Some(id) => {
-                    match (message.result, message.error) {
-                        (_, Some(e)) => Err(ClientError::from_rpc(e)),
-                        (Some(raw), None) => serde_json::from_str(raw.get()).map_err(|e| {
-                            ClientError::new(
-                                ErrorCode::Protocol,
-                                format!("the daemon's answer to {} is malformed: {e}", M::NAME),
-                            )
-                        }),
-                        (None, None) => Err(ClientError::new(
-                            ErrorCode::Protocol,
-                            format!("the daemon's answer to {} has no result", M::NAME),
-                        )),
-                    }
-                }
-                // An error the daemon could not tie to a request (id null):
-                // it refused the connection, or could not read what was sent.
-                None if message.error.is_some() => {
-                    Err(ClientError::from_rpc(message.error.expect("checked")))
-                }
-                other => Err(ClientError::new(
-                    ErrorCode::Protocol,
-                    format!(
-                        "the daemon answered request {} while {id} was waiting",
-                        other.unwrap_or(Value::Null)
-                    ),
-                )),
-            };
         }
     }
 
@@ -270,12 +317,12 @@ impl Client {
             return Ok(Some(e));
         }
         let deadline = Instant::now() + timeout;
-        let line = match self.read_line(deadline) {
-            Ok(line) => line,
+        let len = match self.read_line(deadline) {
+            Ok(len) => len,
             Err(e) if e.code == ErrorCode::Timeout => return Ok(None),
             Err(e) => return Err(e),
         };
-        match serde_json::from_slice::<Incoming>(&line) {
+        let event = match serde_json::from_slice::<Incoming>(&self.buffer[..len]) {
             Ok(Incoming {
                 method: Some(method),
                 params,
@@ -289,7 +336,9 @@ impl Client {
                 ErrorCode::Protocol,
                 format!("the daemon sent an unreadable event: {e}"),
             )),
-        }
+        };
+        self.buffer.drain(..=len);
+        event
     }
 
     fn send<T: Serialize>(&mut self, message: &T) -> Result<(), ClientError> {
@@ -319,12 +368,13 @@ impl Client {
         result.map_err(|e| ClientError::io("sending to the daemon", &e))
     }
 
-    fn read_line(&mut self, deadline: Instant) -> Result<Vec<u8>, ClientError> {
+    /// Waits for a complete line at the start of `buffer`; gives its
+    /// length (the newline is at that index). The caller reads it in place
+    /// and then drains it with its newline.
+    fn read_line(&mut self, deadline: Instant) -> Result<usize, ClientError> {
         loop {
             if let Some(pos) = self.buffer.iter().position(|&b| b == b'\n') {
-                let mut line: Vec<u8> = self.buffer.drain(..=pos).collect();
-                line.pop();
-                return Ok(line);
+                return Ok(pos);
             }
             if self.buffer.len() > MAX_LINE_BYTES {
                 return Err(ClientError::new(
@@ -516,5 +566,40 @@ mod tests {
         let mut c = Client::connect(&ep, Duration::from_secs(5)).unwrap();
         let e = c.call::<StatusMethod>(&Empty {}).unwrap_err();
         assert_eq!(e.code, ErrorCode::Protocol);
+        assert!(
+            e.message
+                .contains("answered request 999 while 1 was waiting"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn an_answer_that_does_not_fit_the_method_says_so_and_events_still_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ep, l) = listener(&dir);
+        let _peer = scripted(
+            l,
+            vec![vec![
+                r#"{"jsonrpc":"2.0","method":"event","params":{"kind":"notice","message":"before"}}"#.into(),
+                r#"{"jsonrpc":"2.0","id":{id},"result":{"subscribed":"yes"}}"#.into(),
+            ]],
+            Duration::from_secs(10),
+        );
+        let mut c = Client::connect(&ep, Duration::from_secs(5)).unwrap();
+        let e = c.call::<Subscribe>(&Empty {}).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Protocol);
+        assert!(
+            e.message
+                .contains("the daemon's answer to events.subscribe is malformed"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            c.next_event(Duration::from_millis(10)).unwrap(),
+            Some(Event::Notice {
+                message: "before".into()
+            })
+        );
     }
 }
