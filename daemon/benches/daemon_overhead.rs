@@ -1,9 +1,11 @@
 //! What the daemon costs on top of the bare operations it wraps, each
 //! measured against its baseline in the same run (issue 4's goals):
 //!
-//! - IPC `status` round trip against a JSON-RPC echo of the same sizes
-//!   over the same kind of socket, called by the same client (goal ≤ 2×;
-//!   see [`json_echo_rtt`]), a raw byte echo given for reference;
+//! - IPC `status` round trip against a bare echo of the same sizes over
+//!   the same kind of socket, both called by a client that writes the
+//!   request line and reads the answer line (goal ≤ 2×); then the same
+//!   call through dspconnect's typed client, against the bare echo and
+//!   against a JSON-RPC echo ([`JsonEcho`]) called through that client;
 //! - 1,000 pushes of 20 KB through the daemon (IPC, spool, scheduler)
 //!   against the platform client posting the same ITI-41 submissions to
 //!   the same sandbox directly (goal ≤ 1.3×);
@@ -128,9 +130,20 @@ fn run(sizes: &Sizes, rtt_only: bool) -> String {
     let (status, request_len, response_len) = status_sizes(&mut client);
     let json_echo = JsonEcho::start(status);
     let mut echo_client = json_echo.client();
-    let (mut daemon_rounds, mut json_rounds, mut raw_rounds) = (Vec::new(), Vec::new(), Vec::new());
+    let raw_echo = RawEcho::start(response_len);
+    let status_line = format!("{STATUS_REQUEST}\n");
+    let mut bare_daemon = BareClient::connect(&daemon.socket);
+    let mut bare_echo = BareClient::connect(&raw_echo.path);
+    let (mut bare_rounds, mut client_rounds, mut json_rounds, mut raw_rounds) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RTT_ROUNDS {
-        daemon_rounds.push(time_per_call(sizes.rtt_calls, || {
+        bare_rounds.push(time_per_call(sizes.rtt_calls, || {
+            bare_daemon.round_trip(status_line.as_bytes());
+        }));
+        raw_rounds.push(time_per_call(sizes.rtt_calls, || {
+            bare_echo.round_trip(status_line.as_bytes());
+        }));
+        client_rounds.push(time_per_call(sizes.rtt_calls, || {
             client.call::<StatusMethod>(&Empty {}).expect("status");
         }));
         json_rounds.push(time_per_call(sizes.rtt_calls, || {
@@ -138,23 +151,23 @@ fn run(sizes: &Sizes, rtt_only: bool) -> String {
                 .call::<StatusMethod>(&Empty {})
                 .expect("echoed status");
         }));
-        raw_rounds.push(bare_echo_rtt(sizes.rtt_calls, request_len, response_len));
     }
-    drop(echo_client);
+    drop((echo_client, bare_daemon, bare_echo));
     json_echo.stop();
-    let daemon_rtt = median(&mut daemon_rounds);
-    let echo_rtt = median(&mut json_rounds);
-    let raw_rtt = median(&mut raw_rounds);
-    let rtt_ratio = daemon_rtt.as_secs_f64() / echo_rtt.as_secs_f64();
-    let raw_ratio = daemon_rtt.as_secs_f64() / raw_rtt.as_secs_f64();
+    raw_echo.stop();
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    let bare_rtt = micros(median(&mut bare_rounds));
+    let client_rtt = micros(median(&mut client_rounds));
+    let echo_rtt = micros(median(&mut json_rounds));
+    let raw_rtt = micros(median(&mut raw_rounds));
     let rtt_rows = format!(
-        "| IPC `status` round trip ({request_len} B → {response_len} B), median of {RTT_ROUNDS} rounds of {} calls | {:.1} µs | {:.1} µs JSON-RPC echo (same client, socket type and framing; parses the request, serializes the same answer) | {rtt_ratio:.2}× | ≤ 2× |\n\
-         | the same round trip against a raw byte echo (no JSON, reference only) | {:.1} µs | {:.1} µs | {raw_ratio:.2}× | — |\n",
+        "| IPC `status` round trip ({request_len} B → {response_len} B) as the daemon serves it: request line written, answer line read; median of {RTT_ROUNDS} rounds of {} calls | {bare_rtt:.1} µs | {raw_rtt:.1} µs bare echo (a thread answering each line with {response_len} bytes, same socket type, same client) | {:.2}× | ≤ 2× |\n\
+         | the same call through dspconnect's client (encodes the request, parses the answer into `Status`), as dspctl and the C library make it | {client_rtt:.1} µs | {raw_rtt:.1} µs bare echo | {:.2}× | — |\n\
+         | that client against a JSON-RPC echo (parses the request, serializes the same answer): the least a JSON-RPC server costs it | {client_rtt:.1} µs | {echo_rtt:.1} µs | {:.2}× | — |\n",
         sizes.rtt_calls,
-        daemon_rtt.as_secs_f64() * 1e6,
-        echo_rtt.as_secs_f64() * 1e6,
-        daemon_rtt.as_secs_f64() * 1e6,
-        raw_rtt.as_secs_f64() * 1e6,
+        bare_rtt / raw_rtt,
+        client_rtt / raw_rtt,
+        client_rtt / echo_rtt,
     );
     if rtt_only {
         return format!(
@@ -283,7 +296,7 @@ fn median(rounds: &mut [Duration]) -> Duration {
 /// its answer line.
 fn status_sizes(client: &mut dspconnect::ipc::client::Client) -> (Status, usize, usize) {
     let status = client.call::<StatusMethod>(&Empty {}).expect("status");
-    let request = r#"{"jsonrpc":"2.0","id":1,"method":"status","params":{}}"#.len() + 1;
+    let request = STATUS_REQUEST.len() + 1;
     let response = serde_json::to_string(&serde_json::json!({
         "jsonrpc": "2.0", "id": 1, "result": status
     }))
@@ -360,45 +373,79 @@ impl JsonEcho {
     }
 }
 
+/// The `status` request line as any client may write it.
+const STATUS_REQUEST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"status","params":{}}"#;
+
+/// The least a client can do: write a line, read the answer line, parse
+/// nothing.
+struct BareClient {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    line: Vec<u8>,
+}
+
+impl BareClient {
+    fn connect(path: &Path) -> BareClient {
+        let writer = UnixStream::connect(path).expect("connect");
+        BareClient {
+            reader: BufReader::new(writer.try_clone().expect("clone")),
+            writer,
+            line: Vec::new(),
+        }
+    }
+
+    fn round_trip(&mut self, request: &[u8]) {
+        self.writer.write_all(request).expect("write");
+        self.line.clear();
+        let n = self.reader.read_until(b'\n', &mut self.line).expect("read");
+        assert!(n > 0, "the server closed the connection");
+    }
+}
+
 /// A thread that answers each line with a line of `response_len` bytes.
-fn bare_echo_rtt(n: usize, request_len: usize, response_len: usize) -> Duration {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("echo.sock");
-    let listener = UnixListener::bind(&path).expect("bind");
-    let server = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().expect("accept");
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        let mut writer = stream;
-        let mut answer = vec![b'x'; response_len - 1];
-        answer.push(b'\n');
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if writer.write_all(&answer).is_err() {
-                        break;
+struct RawEcho {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RawEcho {
+    fn start(response_len: usize) -> RawEcho {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("echo.sock");
+        let listener = UnixListener::bind(&path).expect("bind");
+        let thread = std::thread::spawn(move || {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut writer = stream;
+            let mut answer = vec![b'x'; response_len - 1];
+            answer.push(b'\n');
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if writer.write_all(&answer).is_err() {
+                            break;
+                        }
                     }
                 }
             }
+        });
+        RawEcho {
+            _dir: dir,
+            path,
+            thread,
         }
-    });
-    let stream = UnixStream::connect(&path).expect("connect");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut writer = stream;
-    let mut request = vec![b'y'; request_len - 1];
-    request.push(b'\n');
-    let mut line = String::new();
-    let rtt = time_per_call(n, || {
-        writer.write_all(&request).expect("write");
-        line.clear();
-        reader.read_line(&mut line).expect("read");
-    });
-    drop(writer);
-    drop(reader);
-    let _ = server.join();
-    rtt
+    }
+
+    /// Call after dropping the client.
+    fn stop(self) {
+        let _ = self.thread.join();
+    }
 }
 
 /// The same number of ITI-41 submissions of the same sizes, by the
