@@ -134,6 +134,7 @@ fn dropped_reports_reach_the_sandbox_once_or_fail_with_the_access_hint() {
                 max_attempts_for_retryable: 10,
                 keep_done: Duration::from_secs(3600),
                 upload_expiry: Duration::from_secs(3600),
+                parallel_uploads: 2,
             },
             None,
         )

@@ -325,6 +325,12 @@ pub const KEYS: &[KeyDoc] = &[
         "A chunked upload not used within this time (1–1440) is removed.",
     ),
     key(
+        "outbox.parallel_uploads",
+        "2",
+        L,
+        "Uploads (1–8) of the professional's jobs under way at once: with a distant platform, one waits for its answer while the next is sent. Registration order then follows enqueue order only roughly; a replacement always waits for the document it replaces.",
+    ),
+    key(
         "log.level",
         "\"info\"",
         L,

@@ -213,6 +213,8 @@ pub struct OutboxConfig {
     pub keep_done_hours: u32,
     /// A chunked upload not used within this time is removed.
     pub upload_expiry_minutes: u32,
+    /// Uploads of one professional's jobs that may be under way at once.
+    pub parallel_uploads: u32,
 }
 
 impl Default for OutboxConfig {
@@ -224,6 +226,7 @@ impl Default for OutboxConfig {
             retry_max_seconds: 3600,
             max_attempts_for_retryable: 50,
             keep_done_hours: 168,
+            parallel_uploads: 2,
             upload_expiry_minutes: 60,
         }
     }

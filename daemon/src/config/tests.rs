@@ -83,6 +83,7 @@ retry_max_seconds = 600
 max_attempts_for_retryable = 9
 keep_done_hours = 24
 upload_expiry_minutes = 10
+parallel_uploads = 3
 
 [log]
 level = "debug"
@@ -331,13 +332,15 @@ fn every_problem_is_reported_at_once() {
             "repository_unique_id = \"1.3.182.4.4.1\"",
             "repository_unique_id = \"repo\"",
         )
-        .replace("language = \"fr-LU\"", "language = \"fr_LU\"");
+        .replace("language = \"fr-LU\"", "language = \"fr_LU\"")
+        .replace("parallel_uploads = 3", "parallel_uploads = 0");
     let err = f.parse(&text).unwrap_err();
     let mut keys = problem_keys(&err);
     keys.sort();
     assert_eq!(
         keys,
         [
+            "outbox.parallel_uploads",
             "outbox.retry_max_seconds",
             "platform.defaults.language",
             "platform.repository_unique_id",

@@ -280,6 +280,13 @@ fn check_outbox(config: &Config, p: &mut Vec<Problem>) {
         1440,
         p,
     );
+    check_range(
+        "outbox.parallel_uploads",
+        o.parallel_uploads.into(),
+        1,
+        8,
+        p,
+    );
 }
 
 fn check_log(config: &Config, p: &mut Vec<Problem>) {

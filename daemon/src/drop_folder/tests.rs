@@ -45,6 +45,7 @@ fn policy() -> OutboxPolicy {
         max_attempts_for_retryable: 4,
         keep_done: Duration::from_secs(3600),
         upload_expiry: Duration::from_secs(3600),
+        parallel_uploads: 2,
     }
 }
 

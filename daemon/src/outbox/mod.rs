@@ -71,6 +71,8 @@ pub struct OutboxPolicy {
     pub max_attempts_for_retryable: u32,
     pub keep_done: Duration,
     pub upload_expiry: Duration,
+    /// Uploads under way at once (at least 1).
+    pub parallel_uploads: usize,
 }
 
 impl OutboxPolicy {
@@ -82,6 +84,7 @@ impl OutboxPolicy {
             max_attempts_for_retryable: c.max_attempts_for_retryable,
             keep_done: Duration::from_secs(u64::from(c.keep_done_hours) * 3600),
             upload_expiry: Duration::from_secs(u64::from(c.upload_expiry_minutes) * 60),
+            parallel_uploads: c.parallel_uploads.max(1) as usize,
         }
     }
 

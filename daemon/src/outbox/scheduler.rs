@@ -1,6 +1,9 @@
 //! The upload scheduler: one task that, for the professional whose
-//! session is authenticated, uploads that professional's due jobs one at a
-//! time in enqueue order, and applies the retry table to each failure.
+//! session is authenticated, starts that professional's due jobs in
+//! enqueue order, up to `outbox.parallel_uploads` at once (with a distant
+//! platform one upload waits for its answer while the next is sent), and
+//! applies the retry table to each failure. A replacement waits until the
+//! document it replaces is registered.
 //!
 //! The session layer feeds it a `watch` channel of `Option<Owner>`: `Some`
 //! while a card session is authenticated (eHealth id and certificate
@@ -8,13 +11,17 @@
 //! after renewing a refused assertion resumes uploads that waited for it.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dspconnect::ErrorCode;
 use dspconnect::ipc::protocol::{ErrorInfo, JobState};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -94,8 +101,9 @@ impl Outbox {
         }
     }
 
-    /// The owner's first due job in enqueue order, or when the next one is due.
-    fn next_due(&self, owner: &Owner, now: OffsetDateTime) -> NextDue {
+    /// The owner's first due job in enqueue order that is not `under_way`,
+    /// or when the next one is due.
+    fn next_due(&self, owner: &Owner, now: OffsetDateTime, under_way: &HashSet<Uuid>) -> NextDue {
         let state = lock(&self.inner.state);
         let pending: HashSet<&str> = state
             .jobs
@@ -108,7 +116,7 @@ impl Outbox {
         let mut mine: Vec<&JobRecord> = state
             .jobs
             .values()
-            .filter(|r| !r.state.is_final() && &r.owner == owner)
+            .filter(|r| !r.state.is_final() && &r.owner == owner && !under_way.contains(&r.job_id))
             .collect();
         mine.sort_by_key(|r| r.sequence);
         let mut earliest: Option<OffsetDateTime> = None;
@@ -190,7 +198,8 @@ impl Outbox {
     /// one is outstanding, so they complete in order; the job's waiters
     /// hear of it once it is on disk, and the scheduler is woken for a
     /// replacement that waited for it.
-    async fn finish_in_background(&self, finishing: &mut Option<JoinHandle<()>>, id: Uuid) {
+    async fn finish_in_background(&self, finishing: &Finishing, id: Uuid) {
+        let mut finishing = finishing.lock().await;
         if let Some(previous) = finishing.take() {
             let _ = previous.await;
         }
@@ -271,7 +280,7 @@ impl Outbox {
         &self,
         uploader: &U,
         sessions: &mut watch::Receiver<Option<Owner>>,
-        finishing: &mut Option<JoinHandle<()>>,
+        finishing: &Finishing,
         id: Uuid,
     ) -> AfterAttempt {
         let Ok(record) = self.record_by_uuid(id) else {
@@ -459,31 +468,39 @@ fn instant_of(t: OffsetDateTime) -> Instant {
     Instant::now() + Duration::try_from(wait).unwrap_or(Duration::ZERO)
 }
 
+/// The last registered job being recorded as done, on a blocking thread.
+type Finishing = Mutex<Option<JoinHandle<()>>>;
+
+/// An attempt under way, and what it returns.
+type UnderWay<'a> = Pin<Box<dyn Future<Output = (Uuid, AfterAttempt)> + Send + 'a>>;
+
 async fn run<U: Uploader>(
     outbox: Outbox,
     uploader: Arc<U>,
     sessions: watch::Receiver<Option<Owner>>,
     stop: watch::Receiver<bool>,
 ) {
-    let mut finishing = None;
-    schedule(&outbox, uploader, sessions, stop, &mut finishing).await;
-    if let Some(last) = finishing {
+    let finishing = Mutex::new(None);
+    schedule(&outbox, uploader.as_ref(), sessions, stop, &finishing).await;
+    if let Some(last) = finishing.into_inner() {
         let _ = last.await;
     }
 }
 
 async fn schedule<U: Uploader>(
     outbox: &Outbox,
-    uploader: Arc<U>,
+    uploader: &U,
     mut sessions: watch::Receiver<Option<Owner>>,
     mut stop: watch::Receiver<bool>,
-    finishing: &mut Option<JoinHandle<()>>,
+    finishing: &Finishing,
 ) {
     let mut session_refused = false;
     let mut next_housekeeping = Instant::now();
+    let mut attempts: FuturesUnordered<UnderWay<'_>> = FuturesUnordered::new();
+    let mut under_way: HashSet<Uuid> = HashSet::new();
     loop {
         if *stop.borrow() {
-            return;
+            break;
         }
         if Instant::now() >= next_housekeeping {
             if let Err(e) = outbox.housekeeping(OffsetDateTime::now_utc()) {
@@ -495,26 +512,36 @@ async fn schedule<U: Uploader>(
         let usable = if session_refused { None } else { session };
         outbox.mark_waiting(usable.as_ref());
         let next = match &usable {
-            Some(owner) => outbox.next_due(owner, OffsetDateTime::now_utc()),
-            None => NextDue::Nothing,
+            Some(owner) if attempts.len() < outbox.policy().parallel_uploads => {
+                outbox.next_due(owner, OffsetDateTime::now_utc(), &under_way)
+            }
+            _ => NextDue::Nothing,
         };
         let wake_at = match next {
             NextDue::Job(id) => {
-                if let AfterAttempt::SessionRefused = outbox
-                    .attempt(uploader.as_ref(), &mut sessions, finishing, id)
-                    .await
-                {
-                    session_refused = true;
-                }
+                under_way.insert(id);
+                let mut own_sessions = sessions.clone();
+                attempts.push(Box::pin(async move {
+                    let after = outbox
+                        .attempt(uploader, &mut own_sessions, finishing, id)
+                        .await;
+                    (id, after)
+                }));
                 continue;
             }
             NextDue::At(t) => instant_of(t).min(next_housekeeping),
             NextDue::Nothing => next_housekeeping,
         };
         tokio::select! {
+            Some((id, after)) = attempts.next(), if !attempts.is_empty() => {
+                under_way.remove(&id);
+                if let AfterAttempt::SessionRefused = after {
+                    session_refused = true;
+                }
+            }
             changed = sessions.changed() => {
                 if changed.is_err() {
-                    return;
+                    break;
                 }
                 session_refused = false;
             }
@@ -523,4 +550,7 @@ async fn schedule<U: Uploader>(
             _ = stop.changed() => {}
         }
     }
+    // Stopping: the attempts under way end first (a harder stop leaves
+    // them to the next start, as unknown outcomes).
+    while attempts.next().await.is_some() {}
 }

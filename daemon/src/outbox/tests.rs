@@ -47,6 +47,7 @@ fn policy() -> OutboxPolicy {
         max_attempts_for_retryable: 4,
         keep_done: Duration::from_secs(3600),
         upload_expiry: Duration::from_secs(3600),
+        parallel_uploads: 2,
     }
 }
 
@@ -984,6 +985,48 @@ async fn an_upload_under_way_stops_when_the_session_ends_and_goes_once_after() {
         );
         run.scheduler.stop().await;
     }
+}
+
+/// `outbox.parallel_uploads` jobs go at once, no more; a new limit applies
+/// live; a replacement never goes while the document it replaces is under
+/// way, however many slots are free.
+#[tokio::test]
+async fn uploads_go_in_parallel_up_to_the_limit_and_a_replacement_still_waits() {
+    let env = Env::new();
+    let outbox = env.open();
+    assert_eq!(outbox.policy().parallel_uploads, 2);
+    let hang = || Answer::Hang { registered: false };
+    let platform = Platform::new(vec![hang(), hang(), hang()]);
+    let original = push(&outbox, gp()).await;
+    let mut req = request(ContentSource::Bytes(PDF.to_vec()), gp());
+    req.replaces = Some(original.unique_id.clone());
+    let replacement = outbox.enqueue(req).await.unwrap();
+    let second = push(&outbox, gp()).await;
+    let third = push(&outbox, gp()).await;
+    let run = start(&outbox, platform, Some(gp()));
+    wait_state(&outbox, &original.job_id, JobState::Uploading).await;
+    wait_state(&outbox, &second.job_id, JobState::Uploading).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let state = |job: &Job| outbox.job(&job.job_id).unwrap().state;
+    assert_eq!(state(&third), JobState::Queued);
+    assert_eq!(state(&replacement), JobState::Queued);
+    assert_eq!(run.platform.uploads.load(Ordering::SeqCst), 2);
+
+    let mut wider = outbox.policy();
+    wider.parallel_uploads = 4;
+    outbox.set_policy(wider);
+    wait_state(&outbox, &third.job_id, JobState::Uploading).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(state(&replacement), JobState::Queued);
+    assert_eq!(run.platform.uploads.load(Ordering::SeqCst), 3);
+
+    // The session ends: every upload under way stops and waits.
+    run.session.send(None).unwrap();
+    for job in [&original, &second, &third] {
+        wait_state(&outbox, &job.job_id, JobState::WaitingForSession).await;
+    }
+    assert_eq!(run.platform.abandoned.load(Ordering::SeqCst), 3);
+    run.scheduler.stop().await;
 }
 
 #[tokio::test]
