@@ -134,6 +134,8 @@ enum Answer {
     /// Send (registering or not), then never answer: the upload is still
     /// under way until the scheduler gives it up.
     Hang { registered: bool },
+    /// Answer as a registry does, after this long.
+    Slowly(Duration),
 }
 
 #[derive(Default)]
@@ -208,6 +210,10 @@ impl Uploader for Platform {
             Answer::RegisterThenFail(f) => {
                 assert_eq!(self.register(job, content), UploadOutcome::Registered);
                 UploadOutcome::Failed(f)
+            }
+            Answer::Slowly(delay) => {
+                tokio::time::sleep(delay).await;
+                self.register(job, content)
             }
             Answer::Hang { registered } => {
                 if registered {
@@ -1027,6 +1033,26 @@ async fn uploads_go_in_parallel_up_to_the_limit_and_a_replacement_still_waits() 
     }
     assert_eq!(run.platform.abandoned.load(Ordering::SeqCst), 3);
     run.scheduler.stop().await;
+}
+
+/// Stopping lets every upload under way finish: none is cut off.
+#[tokio::test]
+async fn stopping_waits_for_every_upload_under_way() {
+    let env = Env::new();
+    let outbox = env.open();
+    let slowly = || Answer::Slowly(Duration::from_millis(300));
+    let platform = Platform::new(vec![slowly(), slowly()]);
+    let first = push(&outbox, gp()).await;
+    let second = push(&outbox, gp()).await;
+    let run = start(&outbox, platform, Some(gp()));
+    wait_state(&outbox, &first.job_id, JobState::Uploading).await;
+    wait_state(&outbox, &second.job_id, JobState::Uploading).await;
+    run.scheduler.stop().await;
+    for job in [&first, &second] {
+        assert_eq!(outbox.job(&job.job_id).unwrap().state, JobState::Done);
+    }
+    assert_eq!(run.platform.entries(), 2);
+    assert_eq!(run.platform.abandoned.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
