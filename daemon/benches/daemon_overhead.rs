@@ -5,7 +5,7 @@
 //!   the same kind of socket, both called by a client that writes the
 //!   request line and reads the answer line (goal ≤ 2×); then the same
 //!   call through dspconnect's typed client, against the bare echo and
-//!   against a JSON-RPC echo ([`JsonEcho`]) called through that client;
+//!   against a JSON-RPC echo ([`json_echo`]) called through that client;
 //! - 1,000 pushes of 20 KB through the daemon (IPC, spool, scheduler)
 //!   against the platform client posting the same ITI-41 submissions to
 //!   the same sandbox directly (goal ≤ 1.3×);
@@ -128,9 +128,13 @@ fn run(sizes: &Sizes, rtt_only: bool) -> String {
 
     // IPC round trip against echoes of the same sizes, interleaved.
     let (status, request_len, response_len) = status_sizes(&mut client);
-    let json_echo = JsonEcho::start(status);
-    let mut echo_client = json_echo.client();
-    let raw_echo = RawEcho::start(response_len);
+    let json_echo = json_echo(status);
+    let mut echo_client = dspconnect::ipc::client::Client::connect(
+        &dspconnect::ipc::Endpoint::at_path(json_echo.path.clone()),
+        Duration::from_secs(60),
+    )
+    .expect("echo client");
+    let raw_echo = raw_echo(response_len);
     let status_line = format!("{STATUS_REQUEST}\n");
     let mut bare_daemon = BareClient::connect(&daemon.socket);
     let mut bare_echo = BareClient::connect(&raw_echo.path);
@@ -306,24 +310,18 @@ fn status_sizes(client: &mut dspconnect::ipc::client::Client) -> (Status, usize,
     (status, request, response)
 }
 
-/// The baseline of the `status` round trip: the least a JSON-RPC server on
-/// the same kind of socket must do. A thread reads each request line,
-/// parses it as a JSON-RPC request and writes one response line holding the
-/// daemon's own status (serialized anew each time, so the answer has the
-/// same size and shape). It is called through the same [`Client`] as the
-/// daemon, so both sides of the comparison pay the same client costs.
-///
-/// [`Client`]: dspconnect::ipc::client::Client
-struct JsonEcho {
+/// A thread serving one connection on a fresh socket: each line read is
+/// answered with the line `answer` makes of it (newline included).
+struct LineServer {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
     thread: std::thread::JoinHandle<()>,
 }
 
-impl JsonEcho {
-    fn start(status: Status) -> JsonEcho {
+impl LineServer {
+    fn start(mut answer: impl FnMut(&[u8]) -> Vec<u8> + Send + 'static) -> LineServer {
         let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("json-echo.sock");
+        let path = dir.path().join("echo.sock");
         let listener = UnixListener::bind(&path).expect("bind");
         let thread = std::thread::spawn(move || {
             let Ok((stream, _)) = listener.accept() else {
@@ -331,46 +329,60 @@ impl JsonEcho {
             };
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
             let mut writer = stream;
-            let mut line = String::new();
+            let mut line = Vec::new();
             loop {
                 line.clear();
-                match reader.read_line(&mut line) {
+                match reader.read_until(b'\n', &mut line) {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
-                let request: Request = serde_json::from_str(&line).expect("a request");
-                let response = Response {
-                    jsonrpc: "2.0".into(),
-                    id: request.id.unwrap_or_default(),
-                    result: Some(serde_json::to_value(&status).expect("status")),
-                    error: None,
-                };
-                let mut answer = serde_json::to_vec(&response).expect("json");
-                answer.push(b'\n');
-                if writer.write_all(&answer).is_err() {
+                if writer.write_all(&answer(&line)).is_err() {
                     break;
                 }
             }
         });
-        JsonEcho {
+        LineServer {
             _dir: dir,
             path,
             thread,
         }
     }
 
-    fn client(&self) -> dspconnect::ipc::client::Client {
-        dspconnect::ipc::client::Client::connect(
-            &dspconnect::ipc::Endpoint::at_path(self.path.clone()),
-            Duration::from_secs(60),
-        )
-        .expect("echo client")
-    }
-
     /// Call after dropping the client.
     fn stop(self) {
         let _ = self.thread.join();
     }
+}
+
+/// The baseline of the `status` round trip through dspconnect's client:
+/// the least a JSON-RPC server on the same kind of socket must do. Each
+/// request line is parsed as a JSON-RPC request and answered with one
+/// response line holding the daemon's own status (serialized anew each
+/// time, so the answer has the same size and shape). It is called through
+/// the same [`Client`] as the daemon, so both sides of the comparison pay
+/// the same client costs.
+///
+/// [`Client`]: dspconnect::ipc::client::Client
+fn json_echo(status: Status) -> LineServer {
+    LineServer::start(move |line| {
+        let request: Request = serde_json::from_slice(line).expect("a request");
+        let response = Response {
+            jsonrpc: "2.0".into(),
+            id: request.id.unwrap_or_default(),
+            result: Some(serde_json::to_value(&status).expect("status")),
+            error: None,
+        };
+        let mut answer = serde_json::to_vec(&response).expect("json");
+        answer.push(b'\n');
+        answer
+    })
+}
+
+/// The bare baseline: each line answered with a line of `response_len` bytes.
+fn raw_echo(response_len: usize) -> LineServer {
+    let mut answer = vec![b'x'; response_len - 1];
+    answer.push(b'\n');
+    LineServer::start(move |_| answer.clone())
 }
 
 /// The `status` request line as any client may write it.
@@ -399,52 +411,6 @@ impl BareClient {
         self.line.clear();
         let n = self.reader.read_until(b'\n', &mut self.line).expect("read");
         assert!(n > 0, "the server closed the connection");
-    }
-}
-
-/// A thread that answers each line with a line of `response_len` bytes.
-struct RawEcho {
-    _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl RawEcho {
-    fn start(response_len: usize) -> RawEcho {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("echo.sock");
-        let listener = UnixListener::bind(&path).expect("bind");
-        let thread = std::thread::spawn(move || {
-            let Ok((stream, _)) = listener.accept() else {
-                return;
-            };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut writer = stream;
-            let mut answer = vec![b'x'; response_len - 1];
-            answer.push(b'\n');
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if writer.write_all(&answer).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        RawEcho {
-            _dir: dir,
-            path,
-            thread,
-        }
-    }
-
-    /// Call after dropping the client.
-    fn stop(self) {
-        let _ = self.thread.join();
     }
 }
 
